@@ -1,0 +1,46 @@
+# frontdoor — two commands on a fresh machine:  `make dev`  and  `make test`.
+# Both create .venv (pinned dependencies from pyproject.toml + constraints.txt) on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: dev test lint typecheck imports schemas-check unit integration bench clean browser
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## make dev: the whole system on the embedded broker and database, with a demo feed
+dev: $(STAMP)
+	$(BIN)/frontdoor dev
+
+## make test: lint, types, import rules, contract freshness, then every test
+test: $(STAMP) lint typecheck imports schemas-check
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check schemas services tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+schemas-check: $(STAMP)
+	$(BIN)/python -m schemas.export --check
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration tests/e2e
+
+bench: $(STAMP)
+	$(BIN)/python bench/intake_throughput.py
+
+clean:
+	rm -rf $(VENV) .frontdoor .pytest_cache .mypy_cache .ruff_cache

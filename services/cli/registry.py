@@ -1,0 +1,41 @@
+"""The services frontdoor runs, in start order, with their migrations.
+
+Import paths rather than imports keep ``frontdoor --help`` fast and each worker process free of
+the other services' code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICES_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    bootstrap_module: str
+    description: str
+
+    @property
+    def migrations(self) -> Path:
+        return SERVICES_ROOT / self.name / "migrations"
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("intake", "services.intake.bootstrap", "partner.events → validated, routed, recorded"),
+    ServiceSpec("deadletter", "services.deadletter.bootstrap", "frontdoor.deadletter → table"),
+)
+
+
+def service(name: str) -> ServiceSpec:
+    for spec in SERVICES:
+        if spec.name == name:
+            return spec
+    known = ", ".join(s.name for s in SERVICES)
+    raise KeyError(f"unknown service {name!r}; known: {known}")
+
+
+def migration_dirs() -> list[Path]:
+    return [s.migrations for s in SERVICES if s.migrations.is_dir()]

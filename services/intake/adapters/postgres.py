@@ -1,0 +1,72 @@
+"""The ``events`` table through asyncpg: look up known ids, append a batch in one statement.
+
+A batch is appended with ``INSERT … SELECT FROM unnest(arrays)`` — one round trip and one
+transaction however many events — with ``ON CONFLICT DO NOTHING`` so that a concurrent replica
+that recorded the same event first is not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from services.intake.handlers import NewEvent
+
+APPEND_SQL = """
+INSERT INTO events (event_id, event_type, schema_version, occurred_at, child_id, family_id,
+                    source_agency, content_hash, source_topic, source_partition, source_offset,
+                    body)
+SELECT e.event_id, e.event_type, e.schema_version, e.occurred_at, e.child_id, e.family_id,
+       e.source_agency, e.content_hash, e.source_topic, e.source_partition, e.source_offset,
+       e.body::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::text[],
+            $7::text[], $8::bytea[], $9::text[], $10::int[], $11::bigint[], $12::text[])
+     AS e(event_id, event_type, schema_version, occurred_at, child_id, family_id, source_agency,
+          content_hash, source_topic, source_partition, source_offset, body)
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+class PostgresEventStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def known_hashes(self, event_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        if not event_ids:
+            return {}
+        rows = await self._pool.fetch(
+            "SELECT event_id, content_hash FROM events WHERE event_id = ANY($1::uuid[])",
+            list(event_ids),
+        )
+        return {r["event_id"]: bytes(r["content_hash"]) for r in rows}
+
+    async def append(self, events: Sequence[NewEvent]) -> int:
+        if not events:
+            return 0
+        cols: list[list[object]] = [[] for _ in range(12)]
+        for n in events:
+            e, o = n.accepted.event, n.origin
+            for col, value in zip(
+                cols,
+                (
+                    e.event_id,
+                    e.event_type,
+                    e.schema_version,
+                    e.occurred_at,
+                    e.subject.child_id,
+                    e.subject.family_id,
+                    e.source.agency.value,
+                    n.accepted.content_hash,
+                    o.topic,
+                    o.partition,
+                    o.offset,
+                    n.accepted.canonical.decode(),
+                ),
+                strict=True,
+            ):
+                col.append(value)
+        async with self._pool.acquire() as conn, conn.transaction():
+            status: str = await conn.execute(APPEND_SQL, *cols)
+        return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,16 @@
+"""Intake settings, from ``FRONTDOOR_INTAKE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.kafka import MAX_EVENT_BYTES
+
+
+class IntakeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_INTAKE_", frozen=True)
+
+    max_batch: int = 1000
+    batch_within_seconds: float = 0.05
+    max_event_bytes: int = MAX_EVENT_BYTES
+    pool_size: int = 4

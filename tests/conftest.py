@@ -1,0 +1,119 @@
+"""Shared fixtures: the real embedded broker and a real PostgreSQL, started by project code.
+
+The broker is a Tansu process per test session (``Infrastructure.start`` — the code
+``frontdoor dev`` runs). PostgreSQL is the server at ``DATABASE_URL`` when set, else an
+embedded server; either way each session gets its own fresh database. Under ``CI=true`` a
+component that cannot start fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from services.cli.stack import Infrastructure, initialise
+from services.common.embedded import stop_process
+from services.common.settings import Endpoints
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _database_for_session(server_dsn: str) -> tuple[str, str]:
+    name = f"frontdoor_test_{uuid.uuid4().hex[:10]}"
+    parts = urlsplit(server_dsn)
+    return name, urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    data_dir = tmp_path_factory.mktemp("frontdoor")
+    try:
+        infra = Infrastructure.start(data_dir)
+    except Exception as exc:  # pragma: no cover - environment problem
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"embedded broker/database unavailable: {exc}")
+    yield infra
+    infra.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoints(infra: Infrastructure) -> Iterator[Endpoints]:
+    """A fresh database on the session's server, topics created, migrations applied."""
+    name, dsn = _database_for_session(infra.endpoints.database_url)
+    eps = Endpoints(bootstrap_servers=infra.endpoints.bootstrap_servers, database_url=dsn)
+    asyncio.run(initialise(eps))
+    yield eps
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(infra.endpoints.database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
+
+
+class Workers:
+    """Worker subprocesses (``frontdoor worker <name>``) started by a test; all stopped after."""
+
+    def __init__(self, endpoints: Endpoints, log_dir: Path) -> None:
+        self.endpoints = endpoints
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        log_path = self.log_dir / f"{name}-{len(self.procs)}.log"
+        with log_path.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli.main", "worker", name],
+                env={
+                    **os.environ,
+                    "KAFKA_BOOTSTRAP_SERVERS": self.endpoints.bootstrap_servers,
+                    "DATABASE_URL": self.endpoints.database_url,
+                    "FRONTDOOR_LOG_FORMAT": "json",
+                    "FRONTDOOR_FAUST_DATADIR": str(self.log_dir / f"faust-{name}-{len(self.procs)}"),
+                    **env,
+                },
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            stop_process(proc)
+
+
+@pytest.fixture
+def workers(endpoints: Endpoints, tmp_path: Path) -> Iterator[Workers]:
+    w = Workers(endpoints, tmp_path)
+    yield w
+    w.stop_all()
+
+
+async def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.25
+) -> object:
+    """Poll an async predicate until it returns something truthy; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: object = None
+    while asyncio.get_running_loop().time() < deadline:
+        result = predicate()
+        last = await result if asyncio.iscoroutine(result) else result
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
