@@ -30,10 +30,10 @@ from aiokafka import AIOKafkaConsumer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.cli.replay import publish_lines  # noqa: E402
-from services.cli.stack import Infrastructure  # noqa: E402
-from services.common.embedded import stop_process  # noqa: E402
-from services.common.kafka import ensure_topics, new_producer  # noqa: E402
+from services.cli.replay import publish_lines
+from services.cli.stack import Infrastructure
+from services.common.embedded import stop_process
+from services.common.kafka import ensure_topics, new_producer
 
 
 def feed(n_events: int, seed: int) -> list[bytes]:
@@ -57,8 +57,11 @@ async def yardstick(bootstrap: str, lines: list[bytes]) -> float:
     topic = "bench.yardstick"
     await ensure_topics(bootstrap, [(topic, 8)])
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id="bench-yardstick",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id="bench-yardstick",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     out_topic = "bench.yardstick.out"
@@ -91,12 +94,24 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def frontdoor(endpoints_bootstrap: str, dsn: str, lines: list[bytes], log_dir: Path) -> dict[str, float]:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": endpoints_bootstrap, "DATABASE_URL": dsn,
-           "FRONTDOOR_LOG_FORMAT": "json", "FRONTDOOR_LOG_LEVEL": "WARNING"}
+async def frontdoor(
+    endpoints_bootstrap: str, dsn: str, lines: list[bytes], log_dir: Path
+) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints_bootstrap,
+        "DATABASE_URL": dsn,
+        "FRONTDOOR_LOG_FORMAT": "json",
+        "FRONTDOOR_LOG_LEVEL": "WARNING",
+    }
     with (log_dir / "intake.log").open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli.main", "worker", "intake"],
-                                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "worker", "intake"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     conn = await asyncpg.connect(dsn)
     try:
         # warm up: the worker must have joined its group before timing starts
@@ -118,9 +133,14 @@ async def frontdoor(endpoints_bootstrap: str, dsn: str, lines: list[bytes], log_
     finally:
         await conn.close()
         stop_process(proc)
-    steady = rss[len(rss) // 2:] or rss
-    return {"events_per_s": len(lines) / elapsed, "publish_s": published, "total_s": elapsed,
-            "rss_mb_max": max(rss), "rss_mb_steady_median": sorted(steady)[len(steady) // 2]}
+    steady = rss[len(rss) // 2 :] or rss
+    return {
+        "events_per_s": len(lines) / elapsed,
+        "publish_s": published,
+        "total_s": elapsed,
+        "rss_mb_max": max(rss),
+        "rss_mb_steady_median": sorted(steady)[len(steady) // 2],
+    }
 
 
 async def run(n: int, seed: int) -> dict[str, object]:
@@ -131,16 +151,20 @@ async def run(n: int, seed: int) -> dict[str, object]:
             infra.initialise()
             # warm-up so the worker start cost is not measured: the group join happens first
             raw = await yardstick(infra.endpoints.bootstrap_servers, lines)
-            fd = await frontdoor(infra.endpoints.bootstrap_servers, infra.endpoints.database_url,
-                                 lines, Path(tmp))
+            fd = await frontdoor(
+                infra.endpoints.bootstrap_servers, infra.endpoints.database_url, lines, Path(tmp)
+            )
         finally:
             infra.stop()
-    return {"events": len(lines), "yardstick_raw_aiokafka_events_per_s": round(raw),
-            "frontdoor_replay_to_events_table_per_s": round(fd["events_per_s"]),
-            "ratio_frontdoor_to_raw": round(fd["events_per_s"] / raw, 3),
-            "worker_rss_mb_max": round(fd["rss_mb_max"], 1),
-            "worker_rss_mb_steady": round(fd["rss_mb_steady_median"], 1),
-            "total_s": round(fd["total_s"], 2)}
+    return {
+        "events": len(lines),
+        "yardstick_raw_aiokafka_events_per_s": round(raw),
+        "frontdoor_replay_to_events_table_per_s": round(fd["events_per_s"]),
+        "ratio_frontdoor_to_raw": round(fd["events_per_s"] / raw, 3),
+        "worker_rss_mb_max": round(fd["rss_mb_max"], 1),
+        "worker_rss_mb_steady": round(fd["rss_mb_steady_median"], 1),
+        "total_s": round(fd["total_s"], 2),
+    }
 
 
 def main() -> None:

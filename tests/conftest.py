@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,8 +36,10 @@ def _database_for_session(server_dsn: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
-    data_dir = tmp_path_factory.mktemp("frontdoor")
+def infra() -> Iterator[Infrastructure]:
+    # not under pytest's basetemp: pytest prunes old basetemps, and a concurrent run would
+    # delete a live PostgreSQL data directory from under the server
+    data_dir = Path(tempfile.mkdtemp(prefix="frontdoor-test-"))
     try:
         infra = Infrastructure.start(data_dir)
     except Exception as exc:  # pragma: no cover - environment problem
@@ -44,6 +48,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
         pytest.skip(f"embedded broker/database unavailable: {exc}")
     yield infra
     infra.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +87,9 @@ class Workers:
                     "KAFKA_BOOTSTRAP_SERVERS": self.endpoints.bootstrap_servers,
                     "DATABASE_URL": self.endpoints.database_url,
                     "FRONTDOOR_LOG_FORMAT": "json",
-                    "FRONTDOOR_FAUST_DATADIR": str(self.log_dir / f"faust-{name}-{len(self.procs)}"),
+                    "FRONTDOOR_FAUST_DATADIR": str(
+                        self.log_dir / f"faust-{name}-{len(self.procs)}"
+                    ),
                     **env,
                 },
                 stdout=out,

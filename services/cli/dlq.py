@@ -26,7 +26,9 @@ def _display(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-async def fetch_deadletters(endpoints: Endpoints, include_replayed: bool, limit: int) -> list[dict[str, Any]]:
+async def fetch_deadletters(
+    endpoints: Endpoints, include_replayed: bool, limit: int
+) -> list[dict[str, Any]]:
     conn = await asyncpg.connect(endpoints.database_url)
     try:
         rows = await list_deadletters(conn, include_replayed=include_replayed, limit=limit)
@@ -50,7 +52,9 @@ def print_deadletters(rows: Sequence[dict[str, Any]]) -> None:
     Console().print(table)
 
 
-async def replay_deadletters(endpoints: Endpoints, ids: Sequence[int] | None, reason: str | None) -> int:
+async def replay_deadletters(
+    endpoints: Endpoints, ids: Sequence[int] | None, reason: str | None
+) -> int:
     conn = await asyncpg.connect(endpoints.database_url)
     producer = new_producer(endpoints.bootstrap_servers)
     await producer.start()
@@ -59,7 +63,8 @@ async def replay_deadletters(endpoints: Endpoints, ids: Sequence[int] | None, re
             """SELECT id, original_topic, record_key, record_value FROM deadletters
                WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))
                  AND ($2::text IS NULL OR reason = $2) ORDER BY id""",
-            list(ids) if ids else None, reason,
+            list(ids) if ids else None,
+            reason,
         )
         for r in rows:
             value = r["record_value"]

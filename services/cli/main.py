@@ -12,9 +12,10 @@ import asyncio
 import importlib
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -30,13 +31,18 @@ app.add_typer(dlq_app, name="dlq")
 
 Bootstrap = Annotated[
     str | None,
-    typer.Option("--bootstrap", help="Kafka bootstrap servers [env KAFKA_BOOTSTRAP_SERVERS; "
-                 "else the running `frontdoor dev` stack]"),
+    typer.Option(
+        "--bootstrap",
+        help="Kafka bootstrap servers [env KAFKA_BOOTSTRAP_SERVERS; "
+        "else the running `frontdoor dev` stack]",
+    ),
 ]
 Database = Annotated[
     str | None,
-    typer.Option("--database", help="PostgreSQL URL [env DATABASE_URL; else the running "
-                 "`frontdoor dev` stack]"),
+    typer.Option(
+        "--database",
+        help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
+    ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON instead of a table.")]
 
@@ -53,10 +59,13 @@ def _endpoints(bootstrap: str | None, database: str | None) -> Any:
 
 @app.command()
 def dev(
-    data_dir: Annotated[Path | None, typer.Option(help="State directory [env FRONTDOOR_DATA_DIR, default ./.frontdoor]")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="State directory [env FRONTDOOR_DATA_DIR, default ./.frontdoor]"),
+    ] = None,
     demo: Annotated[bool, typer.Option(help="Run the demo partner feed.")] = True,
 ) -> None:
-    """Run everything on the embedded default: broker, database, topics, migrations, workers, demo feed."""
+    """Run everything on the embedded default: broker, database, workers, demo feed."""
     from services.cli.registry import SERVICES
     from services.cli.stack import Infrastructure
     from services.cli.supervisor import Child, Supervisor, worker_argv
@@ -72,7 +81,9 @@ def dev(
         raise
     children = [Child(s.name, worker_argv(s.name)) for s in SERVICES]
     if demo:
-        children.append(Child("demo-feed", [sys.executable, "-m", "services.cli.main", "demo-feed"]))
+        children.append(
+            Child("demo-feed", [sys.executable, "-m", "services.cli.main", "demo-feed"])
+        )
     typer.echo(
         f"frontdoor dev: broker {infra.endpoints.bootstrap_servers}, database "
         f"{infra.endpoints.database_url}\n  logs in {directory / 'logs'}; Ctrl-C stops everything"
@@ -114,16 +125,23 @@ def worker(
 def simulate(
     days: Annotated[int, typer.Option(help="Days of partner traffic to generate.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same feed.")] = 1,
-    out: Annotated[Path | None, typer.Option(help="Output file (JSON lines); stdout if omitted.")] = None,
-    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: DAYS before today).")] = None,
-    scale: Annotated[float, typer.Option(help="Volume multiplier (1 = a borough like Rotherham).")] = 1.0,
+    out: Annotated[
+        Path | None, typer.Option(help="Output file (JSON lines); stdout if omitted.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First day, YYYY-MM-DD (default: DAYS before today).")
+    ] = None,
+    scale: Annotated[
+        float, typer.Option(help="Volume multiplier (1 = a borough like Rotherham).")
+    ] = 1.0,
 ) -> None:
     """Write a realistic synthetic partner feed as JSON lines."""
     from datetime import timedelta
 
     from services.simulate.cli import write_feed
 
-    first = date.fromisoformat(start) if start else date.today() - timedelta(days=days)
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    first = date.fromisoformat(start) if start else today - timedelta(days=days)
     count = write_feed(out, days=days, seed=seed, start=first, scale=scale)
     if out is not None:
         typer.echo(f"wrote {count} events to {out}", err=True)
@@ -145,8 +163,9 @@ def replay(
     with Progress(disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task(f"replaying {file.name}", total=len(lines))
         sent = asyncio.run(
-            publish_lines(endpoints.bootstrap_servers, lines,
-                          on_progress=lambda n: progress.advance(task, n))
+            publish_lines(
+                endpoints.bootstrap_servers, lines, on_progress=lambda n: progress.advance(task, n)
+            )
         )
     typer.echo(f"published {sent} events to partner.events", err=True)
 
@@ -166,7 +185,9 @@ def dlq_list(
     bootstrap: Bootstrap = None,
     database: Database = None,
     as_json: JsonOut = False,
-    all_: Annotated[bool, typer.Option("--all", help="Include dead letters already replayed.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include dead letters already replayed.")
+    ] = False,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
 ) -> None:
     """Dead letters, newest first, with their reasons."""
@@ -183,8 +204,12 @@ def dlq_list(
 def dlq_replay(
     bootstrap: Bootstrap = None,
     database: Database = None,
-    ids: Annotated[list[int] | None, typer.Option("--id", help="Only these dead letters (repeatable).")] = None,
-    reason: Annotated[str | None, typer.Option(help="Only dead letters with this dlq.reason.")] = None,
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", help="Only these dead letters (repeatable).")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only dead letters with this dlq.reason.")
+    ] = None,
 ) -> None:
     """Re-submit dead letters to their original topic (after the fix) and mark them replayed."""
     from services.cli.dlq import replay_deadletters

@@ -24,8 +24,13 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("intake", "services.intake.bootstrap", "partner.events → validated, routed, recorded"),
+    ServiceSpec(
+        "intake", "services.intake.bootstrap", "partner.events → validated, routed, recorded"
+    ),
     ServiceSpec("deadletter", "services.deadletter.bootstrap", "frontdoor.deadletter → table"),
+    ServiceSpec(
+        "screening", "services.screening.bootstrap", "frontdoor.contacts → triage → casework/crisis"
+    ),
 )
 
 

@@ -83,7 +83,9 @@ class Infrastructure:
         self.broker.stop()
         self.broker = EmbeddedBroker.start(self.data_dir, port=port)
         asyncio.run(
-            ensure_topics(self.endpoints.bootstrap_servers, [(t.name, t.partitions) for t in ALL_TOPICS])
+            ensure_topics(
+                self.endpoints.bootstrap_servers, [(t.name, t.partitions) for t in ALL_TOPICS]
+            )
         )
 
     def stop(self) -> None:

@@ -54,7 +54,10 @@ class Supervisor:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as out:
             child.process = subprocess.Popen(
-                child.argv, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+                child.argv,
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         log.info("worker_started", worker=child.name, pid=child.process.pid, log=str(log_path))
@@ -104,7 +107,9 @@ class Supervisor:
                 child.restarts += 1
                 delay = min(2 ** min(child.restarts, 5), 30)
                 child.next_start = now + delay
-                log.warning("worker_exited", worker=child.name, code=proc.returncode, restart_in=delay)
+                log.warning(
+                    "worker_exited", worker=child.name, code=proc.returncode, restart_in=delay
+                )
                 child.process = None
             if child.process is None and now >= child.next_start and child.argv:
                 self._start(child)

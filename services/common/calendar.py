@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar as _gregorian
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -112,7 +112,7 @@ class WorkingCalendar:
     working day.
     """
 
-    bank_holidays: frozenset[date]
+    bank_holidays: frozenset[date] = field(repr=False)
     first_year: int
     last_year: int
 

@@ -51,7 +51,8 @@ async def migrate(dsn: str, directories: Sequence[Path]) -> list[str]:
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
         done = {
-            r["id"]: r["checksum"] for r in await conn.fetch("SELECT id, checksum FROM schema_migrations")
+            r["id"]: r["checksum"]
+            for r in await conn.fetch("SELECT id, checksum FROM schema_migrations")
         }
         for mig_id, path in migration_files(directories):
             sql = path.read_text()

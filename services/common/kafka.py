@@ -44,7 +44,9 @@ async def ensure_topics(bootstrap: str, topics: Iterable[tuple[str, int]]) -> li
     created: list[str] = []
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name, partitions, 1) for name, partitions in topics if name not in existing]
+        wanted = [
+            NewTopic(name, partitions, 1) for name, partitions in topics if name not in existing
+        ]
         for topic in wanted:
             try:
                 await admin.create_topics([topic])

@@ -117,7 +117,7 @@ async def _with_retries(
                 first_offset=origins[0].offset if origins else None,
             )
             if attempt == retries:
-                log.error("worker_crashing_after_retries", error_class=type(exc).__name__)
+                log.exception("worker_crashing_after_retries", error_class=type(exc).__name__)
                 with contextlib.suppress(Exception):
                     await app.crash(exc)
                 os._exit(70)  # EX_SOFTWARE: the supervisor restarts us; nothing was committed

@@ -34,17 +34,27 @@ class DeadLetterHandler:
                 row = row_from_record(record)
             except NotADeadLetterError as exc:
                 row = DeadLetterRow(
-                    dlq_partition=record.partition, dlq_offset=record.offset, reason="unknown",
-                    exception_class=type(exc).__name__, exception_message=str(exc),
-                    original_topic=record.topic, original_partition=record.partition,
-                    original_offset=record.offset, consumer_group="unknown",
-                    failed_at=datetime.now(UTC), key=record.key, value=record.value,
+                    dlq_partition=record.partition,
+                    dlq_offset=record.offset,
+                    reason="unknown",
+                    exception_class=type(exc).__name__,
+                    exception_message=str(exc),
+                    original_topic=record.topic,
+                    original_partition=record.partition,
+                    original_offset=record.offset,
+                    consumer_group="unknown",
+                    failed_at=datetime.now(UTC),
+                    key=record.key,
+                    value=record.value,
                     original_headers=header_map(record.headers),
                 )
             rows.append(row)
             log.info(
-                "deadletter_recorded", reason=row.reason, original_topic=row.original_topic,
-                original_partition=row.original_partition, original_offset=row.original_offset,
+                "deadletter_recorded",
+                reason=row.reason,
+                original_topic=row.original_topic,
+                original_partition=row.original_partition,
+                original_offset=row.original_offset,
                 consumer_group=row.consumer_group,
             )
         return await self.store.record(rows)

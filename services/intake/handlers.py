@@ -18,11 +18,11 @@ from uuid import UUID
 
 import structlog
 
+from schemas.topics import DEADLETTER
 from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
 from services.common.publishing import OutRecord, Publisher
 from services.intake.domain.decoding import Accepted, Rejected, decode
 from services.intake.domain.routing import route
-from schemas.topics import DEADLETTER
 
 log = structlog.get_logger(__name__)
 

@@ -25,9 +25,21 @@ class PostgresDeadLetterStore:
 
     async def record(self, rows: Sequence[DeadLetterRow]) -> int:
         args = [
-            (r.dlq_partition, r.dlq_offset, r.reason, r.exception_class, r.exception_message,
-             r.original_topic, r.original_partition, r.original_offset, r.consumer_group,
-             r.failed_at, r.key, r.value, json.dumps(r.original_headers))
+            (
+                r.dlq_partition,
+                r.dlq_offset,
+                r.reason,
+                r.exception_class,
+                r.exception_message,
+                r.original_topic,
+                r.original_partition,
+                r.original_offset,
+                r.consumer_group,
+                r.failed_at,
+                r.key,
+                r.value,
+                json.dumps(r.original_headers),
+            )
             for r in rows
         ]
         async with self._pool.acquire() as conn, conn.transaction():
@@ -44,7 +56,8 @@ async def list_deadletters(
                   record_key, record_value, record_headers
            FROM deadletters WHERE $1 OR replayed_at IS NULL
            ORDER BY failed_at DESC, id DESC LIMIT $2""",
-        include_replayed, limit,
+        include_replayed,
+        limit,
     )
     return [dict(r) for r in rows]
 

@@ -45,7 +45,7 @@ class Rejected:
     error: Exception
 
 
-def decode(value: bytes | None, *, max_bytes: int) -> Accepted | Rejected:
+def decode(value: bytes | None, *, max_bytes: int) -> Accepted | Rejected:  # noqa: PLR0911 - one return per failure kind reads best
     """Decode and validate one partner record."""
     if value is None:
         return Rejected(DeadLetterReason.DESERIALIZATION, NotAnObjectError("record has no value"))

@@ -1,0 +1,104 @@
+"""The out-of-hours (emergency duty) team: alerts from day teams, actions taken overnight, and the
+handover back to the day team.
+
+Day teams raise ``ooh.alert_raised`` for cases likely to need action out of hours. The duty
+worker records each ``ooh.action_recorded`` with the reasons for decisions. frontdoor publishes
+``ooh.handover_published`` (one per child, ranked most urgent first) due by 09:00 on the next
+working day.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal, Self
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from schemas.codes import Urgency
+from schemas.envelope import ContractModel, EventBase, Narrative, Payload, ShortText
+
+
+class OohActionKind(StrEnum):
+    STRATEGY_DISCUSSION = "strategy_discussion"
+    SECTION_47 = "section_47"
+    POLICE_PROTECTION = "police_protection"
+    EMERGENCY_PLACEMENT = "emergency_placement"
+    MISSING_CHILD = "missing_child"
+    FAMILY_BREAKDOWN = "family_breakdown"
+    WELFARE_CHECK = "welfare_check"
+    ADVICE = "advice"
+    OTHER = "other"
+
+
+class OohActionRecordedPayload(Payload):
+    action_id: UUID
+    action_at: AwareDatetime
+    kind: OohActionKind
+    urgency: Urgency = Field(description="How urgently the day team must pick this up.")
+    summary: Narrative = Field(description="What was done. Personal data.")
+    decision_reason: Narrative = Field(description="The reasons for the decisions taken.")
+    worker: ShortText
+
+
+class OohActionRecorded(EventBase):
+    """The out-of-hours team recorded an action about a child."""
+
+    event_type: Literal["ooh.action_recorded"]
+    schema_version: Literal[1]
+    payload: OohActionRecordedPayload
+
+
+class OohAlertRaisedPayload(Payload):
+    alert_id: UUID
+    raised_at: AwareDatetime
+    risk: Narrative = Field(description="The risk the out-of-hours team should know about.")
+    contingency_plan: Narrative
+    expires_at: AwareDatetime | None = None
+    team: ShortText = Field(description="The day team raising the alert.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.expires_at is not None and self.expires_at <= self.raised_at:
+            raise ValueError("expires_at must be after raised_at")
+        return self
+
+
+class OohAlertRaised(EventBase):
+    """A day team alerts the out-of-hours team to a case that may need action tonight."""
+
+    event_type: Literal["ooh.alert_raised"]
+    schema_version: Literal[1]
+    payload: OohAlertRaisedPayload
+
+
+class HandoverAction(ContractModel):
+    action_id: UUID
+    action_at: AwareDatetime
+    kind: OohActionKind
+    urgency: Urgency
+
+
+class OohHandoverPublishedPayload(Payload):
+    handover_id: UUID = Field(description="Shared by every child in the same night's handover.")
+    shift_started_at: AwareDatetime
+    shift_ended_at: AwareDatetime
+    due_by: AwareDatetime = Field(description="09:00 Europe/London on the next working day.")
+    rank: int = Field(ge=1, description="Position in the handover, 1 = most urgent.")
+    urgency: Urgency
+    team: ShortText = Field(description="The day team receiving the handover.")
+    actions: tuple[HandoverAction, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.shift_ended_at <= self.shift_started_at:
+            raise ValueError("shift_ended_at must be after shift_started_at")
+        return self
+
+
+class OohHandoverPublished(EventBase):
+    """One child's part of the out-of-hours handover to the day team."""
+
+    event_type: Literal["ooh.handover_published"]
+    schema_version: Literal[1]
+    payload: OohHandoverPublishedPayload

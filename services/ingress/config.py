@@ -1,0 +1,56 @@
+"""Partner ingress settings, from ``FRONTDOOR_INGRESS_*`` environment variables.
+
+Defaults suit one replica on a council's network: 1 MiB request bodies, batches of up to 500
+events, each event at most the intake limit (``FRONTDOOR_MAX_EVENT_BYTES``), 100 events/s per
+agency with bursts of 1,000, and verified keys remembered for 30 seconds — so a revoked key stops
+working within 30 seconds on every replica (set ``AUTH_CACHE_TTL_SECONDS=0`` to check the database
+on every request, at the cost of one argon2 verification per request).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.kafka import MAX_EVENT_BYTES
+from services.ingress.domain.roles import RoleTable, parse_role_table
+
+DEFAULT_ROLES_FILE = Path(__file__).resolve().parent / "roles.toml"
+MIB = 1024 * 1024
+
+
+class IngressSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_INGRESS_", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=MIB, ge=1024)
+    max_batch: int = Field(default=500, ge=1)
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1024)
+    rate_per_second: float = Field(default=100.0, gt=0)
+    burst: int = Field(default=1000, ge=1)
+    auth_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    publish_timeout_seconds: float = Field(default=15.0, gt=0)
+    roles_file: Path = DEFAULT_ROLES_FILE
+    pool_size: int = Field(default=4, ge=1)
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For is trusted for the audited client address.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.burst < self.max_batch:
+            raise ValueError(
+                f"burst ({self.burst}) must be at least max_batch ({self.max_batch}), "
+                "or a full batch could never be accepted"
+            )
+        if self.max_event_bytes > self.max_body_bytes:
+            raise ValueError("max_event_bytes cannot exceed max_body_bytes")
+        return self
+
+    def role_table(self) -> RoleTable:
+        return parse_role_table(self.roles_file.read_text(encoding="utf-8"))

@@ -1,0 +1,62 @@
+"""Per-agency rate limits: one token bucket per agency, counted in events.
+
+Each agency may submit ``rate`` events per second on average and ``burst`` at once; a batch of N
+events takes N tokens, a request whose body could not be read as events takes one. When the
+bucket is short the request is refused whole (429) with the seconds until enough tokens will have
+accumulated, so a partner's retry after ``Retry-After`` succeeds. The buckets live in the memory
+of one process: with several ingress replicas behind a load balancer each enforces its own share,
+so set ``rate`` per replica. Pure: the caller passes the monotonic time in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from schemas.envelope import Agency
+
+
+@dataclass(frozen=True)
+class Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after_seconds: int = 0
+
+
+def refill(bucket: Bucket, now: float, *, rate: float, burst: float) -> Bucket:
+    elapsed = max(0.0, now - bucket.at)
+    return Bucket(min(burst, bucket.tokens + elapsed * rate), max(now, bucket.at))
+
+
+def take(bucket: Bucket, n: int, now: float, *, rate: float, burst: float) -> tuple[Bucket, Decision]:
+    """Take ``n`` tokens if the bucket holds them; otherwise say how long to wait (whole seconds)."""
+    current = refill(bucket, now, rate=rate, burst=burst)
+    if n <= current.tokens:
+        return Bucket(current.tokens - n, current.at), Decision(allowed=True)
+    if n > burst:
+        # never satisfiable; the service's settings make max batch <= burst, so this is a guard
+        return current, Decision(allowed=False, retry_after_seconds=math.ceil(burst / rate))
+    wait = (n - current.tokens) / rate
+    return current, Decision(allowed=False, retry_after_seconds=max(1, math.ceil(wait)))
+
+
+class RateLimiter:
+    """The buckets of every agency seen by this process. Starts each agency with a full bucket."""
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[Agency, Bucket] = {}
+
+    def take(self, agency: Agency, n: int, now: float) -> Decision:
+        bucket = self._buckets.get(agency) or Bucket(float(self.burst), now)
+        bucket, decision = take(bucket, n, now, rate=self.rate, burst=self.burst)
+        self._buckets[agency] = bucket
+        return decision

@@ -1,0 +1,1 @@
+"""Screening's adapters: the outside world (files, database, broker) behind small functions."""

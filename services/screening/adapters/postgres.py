@@ -1,0 +1,236 @@
+"""Screening's PostgreSQL side: the child's history, the results table, decisions and the ledger.
+
+History is read for a whole batch in one query, as of each contact's incident time (so a replay
+gives the same answer as live processing): earlier contacts and notifications for the same child
+or household from ``events`` (written by intake; read only) and from screening's own results
+(which also cover contacts intake has published but not yet committed); an open child protection
+plan (a ``conference.icpc_held`` with a plan and no ``cp_plan.ended`` for that plan); and the team
+of an open case (the latest ``referral.accepted`` with no ``case.closed`` for that referral).
+
+Writes are one transaction per batch: the results (or decisions) and the ``processed_events``
+rows together. Results and decisions for the same contact take the same transaction-scoped
+advisory lock, so a decision that arrives while its contact is being triaged is never lost
+between the two writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from schemas.events.casework import ScreeningDecisionRecorded
+from services.screening.domain.from_event import TriageHistory
+from services.screening.handlers import HistoryQuery, Triaged
+
+CONTACT_LOCK_CLASS = 0x5343  # "SC": the advisory-lock namespace of screening's contact locks
+
+_INCIDENT_TYPES = "('contact.received', 'police.da_notification')"
+_INCIDENT_AT = (
+    "COALESCE((e.body #>> '{payload,incident_at}')::timestamptz,"
+    " (e.body #>> '{payload,contact_at}')::timestamptz)"
+)
+
+HISTORY_SQL = f"""
+WITH q AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+        AS q(event_id, child_id, family_id, moment)
+)
+SELECT q.event_id,
+    ARRAY(
+        SELECT DISTINCT h.at FROM (
+            SELECT e.event_id, {_INCIDENT_AT} AS at FROM events e
+             WHERE e.child_id = q.child_id AND e.event_type IN {_INCIDENT_TYPES}
+            UNION ALL
+            SELECT e.event_id, {_INCIDENT_AT} FROM events e
+             WHERE q.family_id IS NOT NULL AND e.family_id = q.family_id
+               AND e.event_type IN {_INCIDENT_TYPES}
+            UNION ALL
+            SELECT s.event_id, s.incident_at FROM screening_results s
+             WHERE s.child_id = q.child_id
+            UNION ALL
+            SELECT s.event_id, s.incident_at FROM screening_results s
+             WHERE q.family_id IS NOT NULL AND s.family_id = q.family_id
+        ) h
+        WHERE h.event_id <> q.event_id AND h.at < q.moment
+          AND h.at >= q.moment - interval '1 year 1 day'
+    ) AS incidents,
+    EXISTS (
+        SELECT 1 FROM events i
+         WHERE i.child_id = q.child_id AND i.event_type = 'conference.icpc_held'
+           AND i.occurred_at <= q.moment AND (i.body #>> '{{payload,plan}}')::boolean
+           AND NOT EXISTS (
+               SELECT 1 FROM events x
+                WHERE x.child_id = q.child_id AND x.event_type = 'cp_plan.ended'
+                  AND x.occurred_at <= q.moment
+                  AND x.body #>> '{{payload,plan_id}}' = i.body #>> '{{payload,plan_id}}')
+    ) AS open_cp_plan,
+    (
+        SELECT r.body #>> '{{payload,team}}' FROM events r
+         WHERE r.child_id = q.child_id AND r.event_type = 'referral.accepted'
+           AND r.occurred_at <= q.moment
+           AND NOT EXISTS (
+               SELECT 1 FROM events c
+                WHERE c.child_id = q.child_id AND c.event_type = 'case.closed'
+                  AND c.occurred_at <= q.moment
+                  AND c.body #>> '{{payload,referral_id}}' = r.body #>> '{{payload,referral_id}}')
+         ORDER BY r.occurred_at DESC LIMIT 1
+    ) AS open_case_team
+FROM q
+"""
+
+LOCK_SQL = f"""
+SELECT pg_advisory_xact_lock({CONTACT_LOCK_CLASS}, k)
+FROM (SELECT DISTINCT hashtext(c::text) AS k FROM unnest($1::uuid[]) AS c ORDER BY 1) AS keys
+"""
+
+INSERT_RESULTS_SQL = """
+INSERT INTO screening_results (event_id, event_type, child_id, family_id, contact_id, incident_at,
+    received_at, priority, dash_level, reasons, screening_due_at, route_kind, route_team,
+    rules_version, marac_indicated, operation_encompass, crisis, triaged_event_id, triaged_at,
+    decided_at, decision)
+SELECT r.event_id, r.event_type, r.child_id, r.family_id, r.contact_id, r.incident_at,
+       r.received_at, r.priority, r.dash_level, r.reasons::jsonb, r.screening_due_at,
+       r.route_kind, r.route_team, r.rules_version, r.marac_indicated, r.operation_encompass,
+       r.crisis, r.triaged_event_id, r.triaged_at, d.decided_at, d.decision
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[],
+            $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
+            $12::text[], $13::text[], $14::text[], $15::bool[], $16::bool[], $17::bool[],
+            $18::uuid[], $19::timestamptz[])
+     AS r(event_id, event_type, child_id, family_id, contact_id, incident_at, received_at,
+          priority, dash_level, reasons, screening_due_at, route_kind, route_team, rules_version,
+          marac_indicated, operation_encompass, crisis, triaged_event_id, triaged_at)
+LEFT JOIN screening_decisions d ON d.contact_id = r.contact_id
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+UPSERT_DECISIONS_SQL = """
+INSERT INTO screening_decisions (contact_id, event_id, child_id, decided_at, decision, team,
+                                 worker)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[],
+                     $6::text[], $7::text[])
+ON CONFLICT (contact_id) DO UPDATE
+   SET event_id = EXCLUDED.event_id, child_id = EXCLUDED.child_id,
+       decided_at = EXCLUDED.decided_at, decision = EXCLUDED.decision, team = EXCLUDED.team,
+       worker = EXCLUDED.worker, recorded_at = now()
+
+"""
+
+CLOSE_RESULTS_SQL = """
+UPDATE screening_results r SET decided_at = d.decided_at, decision = d.decision
+FROM screening_decisions d
+WHERE d.contact_id = r.contact_id AND d.contact_id = ANY($1::uuid[])
+ 
+"""
+
+LEDGER_SQL = """
+INSERT INTO processed_events (consumer, event_id)
+SELECT $1, unnest($2::uuid[])
+ON CONFLICT DO NOTHING
+"""
+
+
+class PostgresScreeningStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def processed(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        if not event_ids:
+            return set()
+        rows = await self._pool.fetch(
+            "SELECT event_id FROM processed_events WHERE consumer = $1"
+            " AND event_id = ANY($2::uuid[])",
+            consumer,
+            list(event_ids),
+        )
+        return {r["event_id"] for r in rows}
+
+    async def histories(self, queries: Sequence[HistoryQuery]) -> dict[UUID, TriageHistory]:
+        if not queries:
+            return {}
+        rows = await self._pool.fetch(
+            HISTORY_SQL,
+            [q.event_id for q in queries],
+            [q.child_id for q in queries],
+            [q.family_id for q in queries],
+            [q.incident_at for q in queries],
+        )
+        return {
+            r["event_id"]: TriageHistory(
+                incidents_at=tuple(sorted(r["incidents"])),
+                open_cp_plan=r["open_cp_plan"],
+                open_case_team=r["open_case_team"],
+            )
+            for r in rows
+        }
+
+    async def record_triage(self, consumer: str, triaged: Sequence[Triaged]) -> int:
+        if not triaged:
+            return 0
+        columns = _result_columns(triaged)
+        contact_ids = columns[4]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(LOCK_SQL, contact_ids)
+            status: str = await conn.execute(INSERT_RESULTS_SQL, *columns)
+            await conn.execute(LEDGER_SQL, consumer, [t.contact.event_id for t in triaged])
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def record_decisions(
+        self, consumer: str, decisions: Sequence[ScreeningDecisionRecorded]
+    ) -> int:
+        if not decisions:
+            return 0
+        latest: dict[UUID, ScreeningDecisionRecorded] = {}
+        for d in decisions:  # one row per contact: ON CONFLICT may touch a row only once
+            kept = latest.get(d.payload.contact_id)
+            if kept is None or d.payload.decided_at >= kept.payload.decided_at:
+                latest[d.payload.contact_id] = d
+        rows = list(latest.values())
+        contact_ids = [d.payload.contact_id for d in rows]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(LOCK_SQL, contact_ids)
+            await conn.execute(
+                UPSERT_DECISIONS_SQL,
+                contact_ids,
+                [d.event_id for d in rows],
+                [d.subject.child_id for d in rows],
+                [d.payload.decided_at for d in rows],
+                [d.payload.decision.value for d in rows],
+                [d.payload.team for d in rows],
+                [d.payload.worker for d in rows],
+            )
+            status: str = await conn.execute(CLOSE_RESULTS_SQL, contact_ids)
+            await conn.execute(LEDGER_SQL, consumer, [d.event_id for d in decisions])
+        return int(status.rsplit(" ", 1)[-1])
+
+
+def _result_columns(triaged: Sequence[Triaged]) -> list[list[object]]:
+    columns: list[list[object]] = [[] for _ in range(19)]
+    for t in triaged:
+        c, r = t.contact, t.result
+        values: tuple[object, ...] = (
+            c.event_id,
+            c.event_type,
+            c.subject.child_id,
+            c.subject.family_id,
+            c.payload.contact_id,
+            t.incident_at,
+            c.payload.contact_at,
+            r.priority.value,
+            r.dash_level.value if r.dash_level else None,
+            orjson.dumps([reason.model_dump() for reason in r.reasons]).decode(),
+            r.screening_due_at,
+            r.route.kind.value,
+            r.route.team,
+            r.rules_version,
+            r.marac_indicated,
+            r.starts_operation_encompass,
+            r.crisis,
+            t.published.event_id,
+            t.published.payload.triaged_at,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns

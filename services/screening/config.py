@@ -1,0 +1,47 @@
+"""Screening settings, from ``FRONTDOOR_SCREENING_*`` environment variables.
+
+Office hours decide what is "out of hours" (a red result then also goes to the crisis stream) and
+bound the working-hour triage windows; the windows themselves are local practice (DOMAIN.md §2:
+red 4 working hours, amber 24, green 72; blue is treated like green). ``rules_path`` points at a
+council's own rules file; unset, the shipped current edition is used.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.codes import TriagePriority
+from services.common.calendar import OfficeHours
+
+
+class ScreeningSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_SCREENING_", frozen=True)
+
+    max_batch: int = Field(default=500, ge=1)
+    batch_within_seconds: float = Field(default=0.02, gt=0)
+    decisions_max_batch: int = Field(default=1000, ge=1)
+    decisions_within_seconds: float = Field(default=0.1, gt=0)
+    pool_size: int = Field(default=4, ge=2)
+    rules_path: Path | None = None
+    office_opens: time = time(9, 0)
+    office_closes: time = time(17, 0)
+    red_hours: float = Field(default=4, gt=0)
+    amber_hours: float = Field(default=24, gt=0)
+    green_hours: float = Field(default=72, gt=0)
+    blue_hours: float = Field(default=72, gt=0)
+
+    def office_hours(self) -> OfficeHours:
+        return OfficeHours(opens=self.office_opens, closes=self.office_closes)
+
+    def triage_windows(self) -> dict[TriagePriority, float]:
+        """Working hours from receipt to the screening deadline, by priority."""
+        return {
+            TriagePriority.RED: self.red_hours,
+            TriagePriority.AMBER: self.amber_hours,
+            TriagePriority.GREEN: self.green_hours,
+            TriagePriority.BLUE: self.blue_hours,
+        }

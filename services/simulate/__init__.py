@@ -1,0 +1,1 @@
+"""``frontdoor simulate``: a realistic, seeded synthetic feed of partner events."""

@@ -1,0 +1,1 @@
+"""Pure generation of the synthetic feed: calendar, population, case episodes, the daily feed."""

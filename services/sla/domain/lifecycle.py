@@ -1,0 +1,109 @@
+"""What one lifecycle event does to a child's clocks: the pure decision the SLA handler persists.
+
+`apply_event(policy, event, live_timers=…, calendar=…)` reads the policy's actions for the event
+type, keeps those whose conditions hold, and returns the resulting `TimerChange`s: cancels and
+stops first (each meets or cancels the matching live timers of its kind: the same subject, or every
+one for the child when the trigger names none), then starts. It is idempotent by construction:
+a start whose timer is already live changes nothing, an event never stops a clock it starts
+itself (a core group meets the previous cadence clock and opens the next), and a stop never
+touches a clock that started after the stopping moment. A start of a timer that exists but is no
+longer live is still returned; the store's insert-if-absent on the derived `timer_id` drops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from services.common.calendar import WorkingCalendar
+from services.sla.domain.policies import Policy
+from services.sla.domain.timers import Timer, cancel, meet, start_timer, timer_id_for
+from services.sla.domain.triggers import TimerAction, TriggerError, Verb, field_value
+
+
+class TimerChange(BaseModel):
+    """One timer started, met or cancelled by an event (`before` is None for a start)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    verb: Verb
+    cause: str
+    before: Timer | None
+    after: Timer
+
+    @property
+    def newly_breached(self) -> bool:
+        """The change recorded a breach (a late meet): announce `sla.breached` once for it."""
+        was = None if self.before is None else self.before.breached_at
+        return was is None and self.after.breached_at is not None
+
+
+def _start_id(action: TimerAction, event: object, child_id: str) -> tuple[str, UUID]:
+    subject = action.subject_ref(event)
+    if subject is None:  # guarded by TimerRule validation; kept for the type checker
+        raise TriggerError(f"timer {action.kind}: a start needs a subject")
+    return subject, timer_id_for(child_id, action.kind, subject)
+
+
+def apply_event(
+    policy: Policy,
+    event: object,
+    *,
+    live_timers: Iterable[Timer],
+    calendar: WorkingCalendar,
+) -> list[TimerChange]:
+    """The timer changes `event` causes, given the child's live (open or breached) timers.
+
+    `event` is an envelope as a mapping (`model_dump()`) or the pydantic event itself. Raises
+    `TriggerError` when the event lacks a field the policy needs; the caller dead-letters it.
+    """
+    event_type = str(field_value(event, "event_type"))
+    child_id = str(field_value(event, "subject.child_id"))
+    actions = [a for a in policy.actions_for(event_type) if a.applies_to(event)]
+    starts = [(a, *_start_id(a, event, child_id)) for a in actions if a.verb is Verb.START]
+    starting = {timer_id for _, _, timer_id in starts}
+    current = {t.timer_id: t for t in live_timers if t.child_id == child_id and t.live}
+    changes: list[TimerChange] = []
+
+    for action in actions:
+        if action.verb is Verb.START:
+            continue
+        at = action.moment(event)
+        subject = action.subject_ref(event)
+        for timer_id, timer in list(current.items()):
+            if (
+                timer.kind != action.kind
+                or not timer.live
+                or timer_id in starting
+                or (subject is not None and timer.subject_ref != subject)
+                or timer.started_at.astimezone(UTC) > at.astimezone(UTC)
+            ):
+                continue
+            after = meet(timer, at) if action.verb is Verb.STOP else cancel(timer, at)
+            changes.append(
+                TimerChange(verb=action.verb, cause=event_type, before=timer, after=after)
+            )
+            current[timer_id] = after
+
+    started: set[UUID] = set()
+    for action, subject, timer_id in starts:
+        if timer_id in current or timer_id in started:
+            continue
+        timer = start_timer(
+            policy,
+            action.kind,
+            child_id=child_id,
+            subject_ref=subject,
+            started_at=action.moment(event),
+            calendar=calendar,
+            timer_id=timer_id,
+            anchor=action.anchor(event),
+            deadline=action.trigger.deadline,
+            warn_before=action.trigger.warn_before,
+        )
+        started.add(timer_id)
+        changes.append(TimerChange(verb=Verb.START, cause=event_type, before=None, after=timer))
+    return changes

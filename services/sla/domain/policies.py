@@ -1,0 +1,199 @@
+"""SLA policies as versioned data: which clocks exist, what starts and ends them, when they are due.
+
+A `Policy` (`wt2013`, `wt2010`, or a local authority's own) maps timer kinds to `TimerRule`s, each
+with its deadline, its warning and the triggers that start, stop (meet) and cancel it. Policies are
+parsed from plain documents (the TOML files in `services/sla/policies/`, loaded there), and a local
+document can extend another and override any part of it: `merge_policy_documents` merges tables
+key by key and replaces lists and values, and a rule with `enabled = false` is dropped. The SLA
+handler asks `actions_for(event_type)`; everything else about a clock is in `timers.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import time
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
+
+from services.common.calendar import DEFAULT_OFFICE_HOURS, SCHOOL_DAY_STARTS, OfficeHours
+from services.sla.domain.deadlines import Deadline, WarnBefore
+from services.sla.domain.triggers import TimerAction, Trigger, Verb
+
+PolicyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,47}$")]
+TimerKindName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+NoWarning = Literal["none"]
+
+
+class PolicyError(ValueError):
+    """A policy document is invalid, or asks for something the policy does not define."""
+
+
+class TimerRule(BaseModel):
+    """One statutory clock: its deadline, its warning, and the events that drive it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: TimerKindName
+    description: str = ""
+    deadline: Deadline
+    warn_before: WarnBefore | NoWarning | None = Field(
+        default=None, description="None = the policy's default; 'none' = never warn."
+    )
+    start: tuple[Trigger, ...] = Field(min_length=1)
+    stop: tuple[Trigger, ...] = ()
+    cancel: tuple[Trigger, ...] = ()
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _starts_name_their_subject(self) -> Self:
+        for trigger in self.start:
+            if trigger.subject is None:
+                raise ValueError(
+                    f"timer {self.kind}: the start on {trigger.event} must name its subject "
+                    '(use subject = "event_id" for one clock per event)'
+                )
+        for trigger in (*self.stop, *self.cancel):
+            if trigger.deadline is not None or trigger.warn_before is not None or trigger.anchor:
+                raise ValueError(
+                    f"timer {self.kind}: only a start may set deadline, warn_before or anchor"
+                )
+        return self
+
+    @property
+    def start_events(self) -> tuple[str, ...]:
+        return tuple(t.event for t in self.start)
+
+    @property
+    def stop_events(self) -> tuple[str, ...]:
+        return tuple(t.event for t in self.stop)
+
+    @property
+    def cancel_events(self) -> tuple[str, ...]:
+        return tuple(t.event for t in self.cancel)
+
+
+_VERB_ORDER = (Verb.CANCEL, Verb.STOP, Verb.START)
+
+
+class Policy(BaseModel):
+    """A named, versioned set of timer rules, with the office hours and defaults they use."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: PolicyName
+    version: PositiveInt
+    description: str = ""
+    extends: tuple[PolicyName, ...] = Field(
+        default=(), description="The policies this one was built on, nearest first."
+    )
+    office_hours: OfficeHours = DEFAULT_OFFICE_HOURS
+    school_day_starts: time = SCHOOL_DAY_STARTS
+    warn_before: WarnBefore | NoWarning = WarnBefore(working_days=1)
+    timers: dict[TimerKindName, TimerRule]
+
+    _by_event: dict[str, tuple[TimerAction, ...]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keys_are_kinds(self) -> Self:
+        for key, rule in self.timers.items():
+            if key != rule.kind:
+                raise ValueError(f"timer table {key!r} holds a rule of kind {rule.kind!r}")
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        index: dict[str, list[TimerAction]] = {}
+        for verb in _VERB_ORDER:
+            for rule in self.timers.values():
+                for trigger in getattr(rule, verb.value):
+                    action = TimerAction(verb=verb, kind=rule.kind, trigger=trigger)
+                    index.setdefault(trigger.event, []).append(action)
+        self._by_event = {event: tuple(actions) for event, actions in index.items()}
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.timers)
+
+    def rule(self, kind: str) -> TimerRule:
+        """The rule for `kind`; `PolicyError` if this policy has no such clock."""
+        try:
+            return self.timers[kind]
+        except KeyError:
+            raise PolicyError(f"policy {self.name} has no timer {kind!r}") from None
+
+    def warning_for(
+        self, kind: str, override: WarnBefore | NoWarning | None = None
+    ) -> WarnBefore | None:
+        """The warning in force: `override` (a start trigger's), else the rule's, else the
+        policy default; None = no warning."""
+        chosen = override if override is not None else self.rule(kind).warn_before
+        if chosen is None:
+            chosen = self.warn_before
+        return None if chosen == "none" else chosen
+
+    def actions_for(self, event_type: str) -> list[TimerAction]:
+        """What `event_type` may do to clocks: cancels first, then stops, then starts.
+
+        The order lets one event close a clock and open its successor (a core group meets the
+        cadence clock and starts the next one). Conditions are not checked here; call
+        `TimerAction.applies_to(event)` on each.
+        """
+        return list(self._by_event.get(event_type, ()))
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """Every event type this policy reacts to (for subscriptions and docs)."""
+        return frozenset(self._by_event)
+
+
+_REPLACED_WHOLE = frozenset({"deadline", "warn_before"})
+
+
+def merge_policy_documents(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` laid over `base`: tables merge key by key; lists and values are replaced.
+
+    A `deadline` or `warn_before` table is one value (exactly one unit), so it is replaced whole:
+    overriding `{ working_days = 10 }` with `{ weeks = 2 }` gives two weeks, not both.
+    """
+    merged: dict[str, Any] = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        mergeable = key not in _REPLACED_WHOLE
+        if mergeable and isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_policy_documents(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_policy(document: Mapping[str, Any], *, extends: tuple[str, ...] = ()) -> Policy:
+    """A `Policy` from a (merged) document; rule kinds come from their table names.
+
+    `extends` records the lineage the loader resolved. Rules with `enabled = false` are dropped.
+    Raises `PolicyError` with pydantic's field-by-field explanation when the document is invalid.
+    """
+    data = {k: v for k, v in document.items() if k != "extends"}
+    timers = data.get("timers", {})
+    if not isinstance(timers, Mapping):
+        raise PolicyError("'timers' must be a table of timer rules")
+    rules: dict[str, Any] = {}
+    for kind, rule in timers.items():
+        if not isinstance(rule, Mapping):
+            raise PolicyError(f"timer {kind!r} must be a table")
+        if rule.get("enabled", True) is not False:
+            rules[kind] = {"kind": kind, **rule}
+    data["timers"] = rules
+    data["extends"] = extends
+    try:
+        return Policy.model_validate(data)
+    except ValueError as exc:
+        name = document.get("name", "<unnamed>")
+        raise PolicyError(f"policy {name} is invalid: {exc}") from exc
