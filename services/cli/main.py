@@ -118,7 +118,11 @@ def worker(
         typer.secho(str(exc.args[0]), fg="red", err=True)
         raise typer.Exit(2) from exc
     module = importlib.import_module(spec.bootstrap_module)
-    run_worker(module.build_app(_endpoints(bootstrap, database)))
+    endpoints = _endpoints(bootstrap, database)
+    if hasattr(module, "run"):
+        module.run(endpoints)  # services with their own runtime choice (intake, ingress)
+    else:
+        run_worker(module.build_app(endpoints))
 
 
 @app.command()

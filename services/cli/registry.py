@@ -31,6 +31,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "screening", "services.screening.bootstrap", "frontdoor.contacts → triage → casework/crisis"
     ),
+    ServiceSpec(
+        "sla", "services.sla.bootstrap", "lifecycle events → timers; warnings and breaches"
+    ),
 )
 
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 #: Keys that may hold personal data. Matching is on the lower-cased key name.
@@ -62,11 +63,18 @@ def configure_logging(*, level: str | None = None, json: bool | None = None) -> 
     if json is None:
         fmt = os.environ.get("FRONTDOOR_LOG_FORMAT")
         json = fmt == "json" if fmt else not sys.stderr.isatty()
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+    renderer: Any
+    factory: Any
+    if json and hasattr(sys.stderr, "buffer"):
+        # the hot path: orjson straight to the byte stream (one line per processed message)
+        renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
+    elif json:
+        renderer = structlog.processors.JSONRenderer()
+        factory = structlog.PrintLoggerFactory(file=sys.stderr)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        factory = structlog.PrintLoggerFactory(file=sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -79,7 +87,7 @@ def configure_logging(*, level: str | None = None, json: bool | None = None) -> 
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level_name, logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")

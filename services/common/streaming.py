@@ -31,14 +31,16 @@ BatchHandler = Callable[[Sequence[Origin]], Awaitable[object]]
 HandlerFactory = Callable[[], AbstractAsyncContextManager[BatchHandler]]
 
 
-def make_app(service: str, *, bootstrap: str, web_port: int | None = None) -> faust.App:
+def make_app(
+    service: str, *, bootstrap: str, web_port: int | None = None, app_id: str | None = None
+) -> faust.App:
     rebalance = float(os.environ.get("FRONTDOOR_REBALANCE_TIMEOUT", "3"))
     datadir = Path(
         os.environ.get("FRONTDOOR_FAUST_DATADIR") or project_data_dir() / "faust" / service
     )
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
-        f"frontdoor-{service}",
+        app_id or f"frontdoor-{service}",  # the app id is the consumer group id
         broker=f"kafka://{bootstrap}",
         autodiscover=False,
         processing_guarantee="at_least_once",
@@ -102,6 +104,27 @@ def batch_agent(
 async def _with_retries(
     handle: BatchHandler, origins: Sequence[Origin], *, retries: int, app: faust.App
 ) -> None:
+    try:
+        await _with_retries_plain(handle, origins, retries=retries, exit_process=False)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            await app.crash(exc)
+        os._exit(70)
+
+
+async def _with_retries_plain(
+    handle: BatchHandler,
+    origins: Sequence[Origin],
+    *,
+    retries: int,
+    exit_process: bool = True,
+) -> None:
+    """Call the handler; retry with backoff; then crash the process (nothing was committed).
+
+    Crashing rather than skipping is deliberate: a batch that keeps failing (the database is
+    down, say) must be delivered again after a restart, never acknowledged. Records that are
+    bad in themselves never reach this point: handlers dead-letter them.
+    """
     delay = 0.2
     for attempt in range(1, retries + 1):
         try:
@@ -118,9 +141,9 @@ async def _with_retries(
             )
             if attempt == retries:
                 log.exception("worker_crashing_after_retries", error_class=type(exc).__name__)
-                with contextlib.suppress(Exception):
-                    await app.crash(exc)
-                os._exit(70)  # EX_SOFTWARE: the supervisor restarts us; nothing was committed
+                if exit_process:
+                    os._exit(70)  # EX_SOFTWARE: the supervisor restarts us
+                raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 

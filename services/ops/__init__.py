@@ -1,0 +1,1 @@
+"""frontdoor ops service."""

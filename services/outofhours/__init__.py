@@ -1,0 +1,1 @@
+"""frontdoor outofhours service."""
