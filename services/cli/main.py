@@ -109,6 +109,7 @@ def worker(
 ) -> None:
     """Run one service's stream worker in this process until SIGTERM/Ctrl-C."""
     from services.cli.registry import service
+    from services.common.health import serve_health_from_env
     from services.common.streaming import run_worker
 
     configure_logging()
@@ -119,6 +120,8 @@ def worker(
         raise typer.Exit(2) from exc
     module = importlib.import_module(spec.bootstrap_module)
     endpoints = _endpoints(bootstrap, database)
+    if name not in ("ops", "ingress"):  # the web services answer /healthz themselves
+        serve_health_from_env()
     if hasattr(module, "run"):
         module.run(endpoints)  # services with their own runtime choice (intake, ingress)
     else:

@@ -22,6 +22,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInPro
 from aiokafka.structs import OffsetAndMetadata
 
 from services.common.deadletter import Origin
+from services.common.health import beat
 from services.common.kafka import security_kwargs
 from services.common.streaming import HandlerFactory, _with_retries_plain
 
@@ -77,6 +78,7 @@ async def run_batch_consumer(
         async with factory() as handle:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=poll_ms, max_records=max_batch)
+                beat()
                 records = [r for rs in batches.values() for r in rs]
                 if not records:
                     continue

@@ -24,6 +24,8 @@ import structlog
 
 from services.common.deadletter import Origin
 from services.common.embedded import project_data_dir
+from services.common.health import beat
+from services.common.kafka import security_kwargs
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +41,19 @@ def make_app(
         os.environ.get("FRONTDOOR_FAUST_DATADIR") or project_data_dir() / "faust" / service
     )
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    security = security_kwargs()
+    credentials = None
+    if "sasl_mechanism" in security:
+        credentials = faust.SASLCredentials(
+            username=security["sasl_plain_username"],
+            password=security["sasl_plain_password"],
+            mechanism=security["sasl_mechanism"],
+            ssl_context=security.get("ssl_context"),
+        )
+    app = faust.App(
         app_id or f"frontdoor-{service}",  # the app id is the consumer group id
         broker=f"kafka://{bootstrap}",
+        broker_credentials=credentials,
         autodiscover=False,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
@@ -62,6 +74,13 @@ def make_app(
         stream_buffer_maxsize=8192,
         datadir=str(datadir),
     )
+
+    async def _heartbeat() -> None:
+        beat()  # the event loop is alive (liveness for /healthz); idle streams still beat
+
+    app.timer(5.0)(_heartbeat)
+
+    return app
 
 
 def origin_of(message: Any) -> Origin:

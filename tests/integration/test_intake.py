@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -269,3 +273,57 @@ async def test_worker_killed_mid_replay_loses_and_duplicates_nothing(
 
 async def _at_least(awaitable: object, n: int) -> bool:
     return await awaitable >= n  # type: ignore[misc,operator]
+
+
+async def test_dead_letter_replayed_after_the_fix_lands(
+    endpoints: Endpoints, workers: Workers
+) -> None:
+    """An event too large for a (mis)configured limit is dead-lettered; after the limit is
+    fixed, `frontdoor dlq replay` re-submits the original bytes and the event lands."""
+    event = contact()
+    event["payload"]["summary"] = "A long account of the concern. " * 80  # ~2.5 kB
+    strict = workers.start("intake", FRONTDOOR_INTAKE_MAX_EVENT_BYTES="1500")
+    workers.start("deadletter")
+    await publish_lines(endpoints.bootstrap_servers, [to_line(event)])
+
+    async def dead_letter_id() -> int | None:
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            return await conn.fetchval(
+                "SELECT id FROM deadletters WHERE record_value = $1 AND replayed_at IS NULL",
+                to_line(event),
+            )
+        finally:
+            await conn.close()
+
+    letter = await wait_until(dead_letter_id)
+    assert await count_events(endpoints.database_url, [event["event_id"]]) == 0
+
+    # the fix: intake back on the default limit
+    strict.send_signal(signal.SIGTERM)
+    strict.wait(timeout=30)
+    workers.start("intake")
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "DATABASE_URL": endpoints.database_url,
+    }
+    listing = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "dlq", "list", "--json"],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    listed = {row["id"]: row for row in json.loads(listing.stdout)}
+    assert listed[letter]["reason"] == "deserialization"
+    assert "1500" in listed[letter]["exception_message"]
+    subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "dlq", "replay", "--id", str(letter)],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    await wait_until(lambda: _equals(count_events(endpoints.database_url, [event["event_id"]]), 1))
+    assert await dead_letter_id() is None  # marked replayed
