@@ -79,7 +79,7 @@ CRISIS = Topic(
     "frontdoor.crisis",
     4,
     "What cannot wait for the next working day, for the out-of-hours team, and its handover.",
-    ("crisis.raised", "ooh.handover_published"),
+    ("crisis.raised", "ooh.handover_published", "ooh.handover_acknowledged"),
 )
 CONFERENCES = Topic(
     "frontdoor.conferences",

@@ -31,7 +31,12 @@ from schemas.events.emergencies import (
     PoliceProtectionStarted,
 )
 from schemas.events.enquiries import S47Completed, S47Started, StrategyDiscussionHeld
-from schemas.events.outofhours import OohActionRecorded, OohAlertRaised, OohHandoverPublished
+from schemas.events.outofhours import (
+    OohActionRecorded,
+    OohAlertRaised,
+    OohHandoverAcknowledged,
+    OohHandoverPublished,
+)
 from schemas.events.sla import SlaBreached, SlaCancelled, SlaMet, SlaStarted, SlaWarning
 from schemas.events.triage import CrisisRaised, ScreeningTriaged
 
@@ -70,4 +75,5 @@ OUTBOUND_MODELS: tuple[type[EventBase], ...] = (
     SlaCancelled,
     ConferenceInvitationIssued,
     OohHandoverPublished,
+    OohHandoverAcknowledged,
 )

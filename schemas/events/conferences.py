@@ -151,6 +151,10 @@ class ConferenceInvitationIssuedPayload(Payload):
     icpc_target_date: date | None = Field(
         default=None, description="Latest date the ICPC may be held (an ICPC invitation only)."
     )
+    review_target_date: date | None = Field(
+        default=None,
+        description="Latest working day the review may be held (an RCPC invitation only).",
+    )
     reports_due_by: AwareDatetime = Field(description="When the agency's report is due.")
 
     @model_validator(mode="after")
@@ -158,6 +162,8 @@ class ConferenceInvitationIssuedPayload(Payload):
         _not_on_weekend(self.conference_at)
         if self.kind is ConferenceKind.RCPC and self.icpc_target_date is not None:
             raise ValueError("icpc_target_date belongs to ICPC invitations only")
+        if self.kind is ConferenceKind.ICPC and self.review_target_date is not None:
+            raise ValueError("review_target_date belongs to RCPC invitations only")
         return self
 
 

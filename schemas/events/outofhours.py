@@ -2,9 +2,11 @@
 handover back to the day team.
 
 Day teams raise ``ooh.alert_raised`` for cases likely to need action out of hours. The duty
-worker records each ``ooh.action_recorded`` with the reasons for decisions. frontdoor publishes
-``ooh.handover_published`` (one per child, ranked most urgent first) due by 09:00 on the next
-working day.
+worker records each ``ooh.action_recorded`` with the reasons for decisions (an acknowledgement of a
+crisis item is an action of kind ``acknowledged`` whose ``causation_id`` is the crisis event).
+frontdoor publishes ``ooh.handover_published`` (one per child, ranked most urgent first, with the
+night's crisis items and actions) due by 09:00 on the next working day, and
+``ooh.handover_acknowledged`` when the day team acknowledges a child's part of it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.codes import Urgency
 from schemas.envelope import ContractModel, EventBase, Narrative, Payload, ShortText
+from schemas.events.triage import CrisisReason
 
 
 class OohActionKind(StrEnum):
@@ -28,6 +31,7 @@ class OohActionKind(StrEnum):
     FAMILY_BREAKDOWN = "family_breakdown"
     WELFARE_CHECK = "welfare_check"
     ADVICE = "advice"
+    ACKNOWLEDGED = "acknowledged"
     OTHER = "other"
 
 
@@ -77,6 +81,24 @@ class HandoverAction(ContractModel):
     action_at: AwareDatetime
     kind: OohActionKind
     urgency: Urgency
+    crisis_id: UUID | None = Field(default=None, description="The crisis item it answers.")
+    worker: ShortText | None = None
+    summary: Narrative | None = Field(default=None, description="What was done. Personal data.")
+    decision_reason: Narrative | None = Field(
+        default=None, description="The reasons for the decisions taken. Personal data."
+    )
+
+
+class HandoverCrisis(ContractModel):
+    """A crisis item of the night, acknowledged or not (no narrative)."""
+
+    crisis_id: UUID
+    raised_at: AwareDatetime
+    reason: CrisisReason
+    urgency: Urgency
+    explanation: ShortText
+    trigger_event_type: ShortText
+    acknowledged_at: AwareDatetime | None = None
 
 
 class OohHandoverPublishedPayload(Payload):
@@ -87,12 +109,17 @@ class OohHandoverPublishedPayload(Payload):
     rank: int = Field(ge=1, description="Position in the handover, 1 = most urgent.")
     urgency: Urgency
     team: ShortText = Field(description="The day team receiving the handover.")
-    actions: tuple[HandoverAction, ...] = Field(min_length=1)
+    actions: tuple[HandoverAction, ...] = ()
+    crises: tuple[HandoverCrisis, ...] = Field(
+        default=(), description="The night's crisis items for the child, most urgent first."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         if self.shift_ended_at <= self.shift_started_at:
             raise ValueError("shift_ended_at must be after shift_started_at")
+        if not self.actions and not self.crises:
+            raise ValueError("a handover part needs at least one action or crisis item")
         return self
 
 
@@ -102,3 +129,18 @@ class OohHandoverPublished(EventBase):
     event_type: Literal["ooh.handover_published"]
     schema_version: Literal[1]
     payload: OohHandoverPublishedPayload
+
+
+class OohHandoverAcknowledgedPayload(Payload):
+    handover_id: UUID
+    acknowledged_at: AwareDatetime
+    team: ShortText = Field(description="The day team acknowledging the handover.")
+    worker: ShortText
+
+
+class OohHandoverAcknowledged(EventBase):
+    """The day team acknowledged one child's part of the out-of-hours handover (meets its clock)."""
+
+    event_type: Literal["ooh.handover_acknowledged"]
+    schema_version: Literal[1]
+    payload: OohHandoverAcknowledgedPayload

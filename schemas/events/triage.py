@@ -71,6 +71,11 @@ class CrisisRaisedPayload(Payload):
     explanation: ShortText = Field(description="Rule-generated text; no personal data.")
     trigger_event_id: UUID
     trigger_event_type: EventTypeName
+    trigger_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the triggering thing happened (e.g. police protection started), if "
+        "known; the out-of-hours night an item belongs to is read from it, else from raised_at.",
+    )
 
 
 class CrisisRaised(EventBase):

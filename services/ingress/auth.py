@@ -5,8 +5,9 @@ in a worker thread so it never stalls the event loop. A successful verification 
 memory for ``ttl_seconds`` (default 30), keyed by the SHA-256 of the presented key, so argon2 is
 paid once per key per TTL rather than per request; a key being verified is verified once however
 many requests present it at the same moment. Failures are never cached. The price of the cache is
-that a revocation takes effect within the TTL, not instantly (a rotation's grace period ends
-exactly on time: an entry never outlives the key's ``revoked_at``). A TTL of 0 disables it.
+that a revocation, or the end of a rotation's grace period, takes effect up to one TTL late on a
+key verified before it was announced (an entry made after it never outlives ``revoked_at``).
+A TTL of 0 disables the cache.
 """
 
 from __future__ import annotations

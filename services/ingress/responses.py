@@ -43,7 +43,9 @@ class EventRejection(_Body):
     """A rejected event of a submission; nothing of it was published."""
 
     index: int = Field(ge=0, description="Position of the event in the batch (0 for one event).")
-    event_id: UUID | None = Field(description="The event's event_id, when it could be read.")
+    event_id: UUID | None = Field(
+        default=None, description="The event's event_id; absent when it could not be read."
+    )
     status: int = Field(description="The HTTP status this event alone would have had.")
     code: Code
     detail: str
@@ -98,7 +100,7 @@ class Problem(_Body):
     ) -> Problem:
         return cls(
             type=code.type_uri,
-            title=code.title,
+            title=code.problem_title,
             status=status or code.status,
             detail=detail,
             instance=f"urn:uuid:{request_id}",

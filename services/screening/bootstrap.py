@@ -1,30 +1,38 @@
 """Composition root of the screening service: the only place that wires its adapters.
 
-One faust app with two agents — triage (contacts → ``screening.triaged`` / ``crisis.raised``) and
-decisions (``screening.decision_recorded`` → ``screening_results``) — each with its own
-PostgreSQL pool and producer, opened when its agent starts. The rule set and the working-day
-calendar are loaded once in ``build_app``, so a bad rules file stops the worker before it reads
-anything.
+Two use cases, each with its own PostgreSQL pool and producer: triage (``frontdoor.contacts`` →
+``screening.triaged`` / ``crisis.raised``) and decisions (``screening.decision_recorded`` on
+``frontdoor.casework`` → ``screening_results``). Two runtimes drive the same handlers with the
+same at-least-once contract (``FRONTDOOR_SCREENING_RUNTIME``): plain aiokafka batch consumers
+(the default — ``bench/screening_latency.py`` measured the faust agents far slower to react on a
+lightly loaded topic) or the faust agents of ``agents.py``. The rule set and the working-day
+calendar are loaded once, before anything is consumed, so a bad rules file stops the worker at
+start-up.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import faust
 
-from services.common.calendar import WorkingCalendar
+from schemas.topics import CASEWORK, CONTACTS
+from services.common.calendar import OfficeHours, WorkingCalendar
+from services.common.consuming import run_batch_consumer
 from services.common.db import create_pool
 from services.common.kafka import new_producer
 from services.common.publishing import KafkaPublisher
 from services.common.settings import Endpoints
-from services.common.streaming import BatchHandler, make_app
+from services.common.streaming import BatchHandler, make_app, run_worker
 from services.screening import agents
 from services.screening.adapters.postgres import PostgresScreeningStore
 from services.screening.adapters.rules_file import load_rules
 from services.screening.config import ScreeningSettings
+from services.screening.domain.rules import RuleSet
 from services.screening.handlers import (
     DecisionHandler,
     TriageHandler,
@@ -33,6 +41,9 @@ from services.screening.handlers import (
 )
 
 CONSUMER_GROUP = "frontdoor-screening"
+DECISIONS_GROUP = "frontdoor-screening-decisions"
+"""The aiokafka runtime reads casework in its own group, so neither topic's rebalances stall
+the other; the faust runtime reads both topics in ``CONSUMER_GROUP``."""
 
 
 def now() -> datetime:
@@ -53,32 +64,97 @@ async def _ports(
         await pool.close()
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """Everything the handlers need that is loaded once per process."""
+
+    endpoints: Endpoints
+    settings: ScreeningSettings
+    rules: RuleSet
+    calendar: WorkingCalendar
+    office: OfficeHours
+
+    @classmethod
+    def load(cls, endpoints: Endpoints, settings: ScreeningSettings | None = None) -> Wiring:
+        settings = settings or ScreeningSettings()
+        return cls(
+            endpoints=endpoints,
+            settings=settings,
+            rules=load_rules(settings.rules_path),
+            calendar=WorkingCalendar.england_and_wales(),
+            office=settings.office_hours(),
+        )
+
+    def triage(self, consumer_group: str) -> AbstractAsyncContextManager[BatchHandler]:
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[BatchHandler]:
+            async with _ports(self.endpoints, self.settings.pool_size) as (store, publisher):
+                yield TriageHandler(
+                    store=store,
+                    publisher=publisher,
+                    rules=self.rules,
+                    deadline=working_hours_deadline(
+                        self.calendar, self.office, self.settings.triage_windows()
+                    ),
+                    in_office_hours=office_hours_test(self.calendar, self.office),
+                    consumer_group=consumer_group,
+                    clock=now,
+                ).handle_batch
+
+        return opened()
+
+    def decisions(self, consumer_group: str) -> AbstractAsyncContextManager[BatchHandler]:
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[BatchHandler]:
+            async with _ports(self.endpoints, 2) as (store, publisher):
+                yield DecisionHandler(
+                    store=store, publisher=publisher, consumer_group=consumer_group, clock=now
+                ).handle_batch
+
+        return opened()
+
+
 def build_app(endpoints: Endpoints, settings: ScreeningSettings | None = None) -> faust.App:
-    settings = settings or ScreeningSettings()
-    rules = load_rules(settings.rules_path)
-    calendar = WorkingCalendar.england_and_wales()
-    office = settings.office_hours()
+    """The faust runtime: both agents on one app in ``CONSUMER_GROUP``."""
+    wiring = Wiring.load(endpoints, settings)
     app = make_app("screening", bootstrap=endpoints.bootstrap_servers)
-
-    @asynccontextmanager
-    async def triage() -> AsyncIterator[BatchHandler]:
-        async with _ports(endpoints, settings.pool_size) as (store, publisher):
-            yield TriageHandler(
-                store=store,
-                publisher=publisher,
-                rules=rules,
-                deadline=working_hours_deadline(calendar, office, settings.triage_windows()),
-                in_office_hours=office_hours_test(calendar, office),
-                consumer_group=CONSUMER_GROUP,
-                clock=now,
-            ).handle_batch
-
-    @asynccontextmanager
-    async def decisions() -> AsyncIterator[BatchHandler]:
-        async with _ports(endpoints, 2) as (store, publisher):
-            yield DecisionHandler(
-                store=store, publisher=publisher, consumer_group=CONSUMER_GROUP, clock=now
-            ).handle_batch
-
-    agents.register(app, triage, decisions, settings)
+    agents.register(
+        app,
+        lambda: wiring.triage(CONSUMER_GROUP),
+        lambda: wiring.decisions(CONSUMER_GROUP),
+        wiring.settings,
+    )
     return app
+
+
+async def run_consumers(wiring: Wiring, stop: asyncio.Event | None = None) -> None:
+    """The aiokafka runtime: one batch consumer per topic until ``stop`` (or SIGTERM/SIGINT)."""
+    stop = stop or asyncio.Event()
+    bootstrap, settings = wiring.endpoints.bootstrap_servers, wiring.settings
+    await asyncio.gather(
+        run_batch_consumer(
+            bootstrap=bootstrap,
+            topic=CONTACTS.name,
+            group_id=CONSUMER_GROUP,
+            factory=lambda: wiring.triage(CONSUMER_GROUP),
+            max_batch=settings.max_batch,
+            stop=stop,
+        ),
+        run_batch_consumer(
+            bootstrap=bootstrap,
+            topic=CASEWORK.name,
+            group_id=DECISIONS_GROUP,
+            factory=lambda: wiring.decisions(DECISIONS_GROUP),
+            max_batch=settings.decisions_max_batch,
+            stop=stop,
+        ),
+    )
+
+
+def run(endpoints: Endpoints, settings: ScreeningSettings | None = None) -> None:
+    """Run the screening worker in this process with the configured runtime."""
+    settings = settings or ScreeningSettings()
+    if settings.runtime == "faust":
+        run_worker(build_app(endpoints, settings))
+        return
+    asyncio.run(run_consumers(Wiring.load(endpoints, settings)))

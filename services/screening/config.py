@@ -3,13 +3,15 @@
 Office hours decide what is "out of hours" (a red result then also goes to the crisis stream) and
 bound the working-hour triage windows; the windows themselves are local practice (DOMAIN.md §2:
 red 4 working hours, amber 24, green 72; blue is treated like green). ``rules_path`` points at a
-council's own rules file; unset, the shipped current edition is used.
+council's own rules file; unset, the shipped current edition is used. ``runtime`` picks plain
+aiokafka consumers (default) or faust agents; the batch settings apply to both.
 """
 
 from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +23,8 @@ from services.common.calendar import OfficeHours
 class ScreeningSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_SCREENING_", frozen=True)
 
+    #: "aiokafka" (plain batch consumers) or "faust" (agents); same handlers, same guarantees.
+    runtime: Literal["aiokafka", "faust"] = "aiokafka"
     max_batch: int = Field(default=500, ge=1)
     batch_within_seconds: float = Field(default=0.02, gt=0)
     decisions_max_batch: int = Field(default=1000, ge=1)

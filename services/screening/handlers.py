@@ -1,8 +1,8 @@
 """Screening's two use cases: triage a batch of contacts; record a batch of screening decisions.
 
 Triage, per batch of ``frontdoor.contacts`` records: decode each record (one that fails goes to
-the dead-letter topic with its original bytes), drop events already triaged (the
-``processed_events`` ledger), read every child's history in one query, triage with the rule set,
+the dead-letter topic with its original bytes), learn in one query which events were already
+triaged (the ``processed_events`` ledger) and every child's history, triage with the rule set,
 publish ``screening.triaged`` to ``frontdoor.casework`` (and ``crisis.raised`` to
 ``frontdoor.crisis`` for a red result out of office hours) and wait for the broker, then record
 the results and the processed ids in one transaction. The outgoing events' ids are derived from
@@ -93,10 +93,18 @@ class Triaged:
         return incident_moment(self.contact)
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the store knows about a batch: which events it already processed, each history."""
+
+    processed: frozenset[UUID]
+    histories: Mapping[UUID, TriageHistory]
+
+
 class ScreeningStore(Protocol):
     async def processed(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]: ...
 
-    async def histories(self, queries: Sequence[HistoryQuery]) -> dict[UUID, TriageHistory]: ...
+    async def known(self, consumer: str, queries: Sequence[HistoryQuery]) -> Known: ...
 
     async def record_triage(self, consumer: str, triaged: Sequence[Triaged]) -> int: ...
 
@@ -330,16 +338,16 @@ class TriageHandler:
             else:
                 fresh[decoded.event_id] = (decoded, origin)
 
-        for event_id in await self.store.processed(TRIAGE_CONSUMER, list(fresh)):
-            contact, origin = fresh.pop(event_id)
-            duplicates += 1
-            _log_contact("screening_event_duplicate", contact, origin)
-
         queries = [
             HistoryQuery(e.event_id, e.subject.child_id, e.subject.family_id, incident_moment(e))
             for e, _ in fresh.values()
         ]
-        histories = with_batch_incidents(queries, await self.store.histories(queries))
+        known = await self.store.known(TRIAGE_CONSUMER, queries)
+        for event_id in known.processed:
+            contact, origin = fresh.pop(event_id)
+            duplicates += 1
+            _log_contact("screening_event_duplicate", contact, origin)
+        histories = with_batch_incidents(queries, known.histories)
         done: list[tuple[Triaged, Origin]] = []
         out: list[OutRecord] = []
         for event_id, (contact, origin) in fresh.items():

@@ -149,7 +149,7 @@ def query(child: str, family: str | None = None, at: datetime = MOMENT) -> Histo
 
 
 async def history_of(pool: asyncpg.Pool, q: HistoryQuery) -> TriageHistory:
-    return (await PostgresScreeningStore(pool).histories([q]))[q.event_id]
+    return (await PostgresScreeningStore(pool).known("test.triage", [q])).histories[q.event_id]
 
 
 def triaged(event: dict[str, Any]) -> Triaged:
@@ -257,9 +257,10 @@ async def test_a_batch_of_histories_is_answered_per_query(pool: asyncpg.Pool) ->
     a, b = child_id(), child_id()
     await record_event(pool, referral(a, MOMENT - timedelta(days=5), "Team A"))
     qa, qb = query(a), query(b)
-    histories = await PostgresScreeningStore(pool).histories([qa, qb])
-    assert histories[qa.event_id].open_case_team == "Team A"
-    assert histories[qb.event_id] == TriageHistory()
+    known = await PostgresScreeningStore(pool).known("test.triage", [qa, qb])
+    assert known.histories[qa.event_id].open_case_team == "Team A"
+    assert known.histories[qb.event_id] == TriageHistory()
+    assert known.processed == frozenset()
 
 
 # ── results, decisions, queue ────────────────────────────────────────────────────────────────
@@ -279,6 +280,11 @@ async def test_recording_a_result_is_idempotent_and_fills_the_ledger(pool: async
     assert await store.record_triage("test.triage", [t]) == 1
     assert await store.record_triage("test.triage", [t]) == 0
     assert await store.processed("test.triage", [t.contact.event_id]) == {t.contact.event_id}
+    q = HistoryQuery(t.contact.event_id, t.contact.subject.child_id, None, t.incident_at)
+    other = query(child_id())
+    known = await store.known("test.triage", [q, other])
+    assert known.processed == {t.contact.event_id}
+    assert (await store.known("another.consumer", [q])).processed == frozenset()
     row = await result_row(pool, event)
     assert row is not None
     assert (row["priority"], row["route_kind"], row["decided_at"]) == ("red", "mash_queue", None)

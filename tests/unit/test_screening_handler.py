@@ -24,6 +24,7 @@ from services.screening.domain.from_event import TriageHistory
 from services.screening.handlers import (
     DecisionHandler,
     HistoryQuery,
+    Known,
     Triaged,
     TriageHandler,
     derived_id,
@@ -58,6 +59,12 @@ class MemoryScreeningStore:
 
     async def processed(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
         return {i for i in event_ids if (consumer, i) in self.ledger}
+
+    async def known(self, consumer: str, queries: Sequence[HistoryQuery]) -> Known:
+        return Known(
+            processed=frozenset(await self.processed(consumer, [q.event_id for q in queries])),
+            histories=await self.histories(queries),
+        )
 
     async def histories(self, queries: Sequence[HistoryQuery]) -> dict[UUID, TriageHistory]:
         out = {}

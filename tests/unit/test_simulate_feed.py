@@ -11,6 +11,7 @@ import pytest
 
 from schemas.envelope import LONDON
 from schemas.registry import INBOUND_TYPES, parse_event, parse_event_json
+from services.common.calendar import WorkingCalendar
 from services.simulate.cli import england_bank_holidays, write_feed
 from services.simulate.domain.calendar import add_working_days, is_out_of_hours, local_moment
 from services.simulate.domain.feed import generate_feed
@@ -244,3 +245,13 @@ def test_icpc_due_date_follows_the_domain_convention() -> None:
     assert add_working_days(date(2024, 6, 5), 0, HOLIDAYS) == date(2024, 6, 5)
     assert add_working_days(date(2024, 5, 24), 1, HOLIDAYS) == date(2024, 5, 28)
     assert START + timedelta(days=DAYS) > date(2024, 5, 27)
+
+
+def test_feed_working_days_agree_with_the_shared_calendar() -> None:
+    """The feed must put deadlines where the SLA service will compute them."""
+    shared = WorkingCalendar.england_and_wales(2024, 2026)
+    day = date(2024, 3, 20)
+    while day < date(2025, 1, 10):
+        for count in (0, 1, 10, 15, 45):
+            assert add_working_days(day, count, HOLIDAYS) == shared.add_working_days(day, count)
+        day += timedelta(days=1)

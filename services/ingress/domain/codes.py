@@ -44,7 +44,7 @@ class Code(StrEnum):
         return _STATUS[self]
 
     @property
-    def title(self) -> str:
+    def problem_title(self) -> str:
         return _TITLE[self]
 
     @property

@@ -33,8 +33,10 @@ def refill(bucket: Bucket, now: float, *, rate: float, burst: float) -> Bucket:
     return Bucket(min(burst, bucket.tokens + elapsed * rate), max(now, bucket.at))
 
 
-def take(bucket: Bucket, n: int, now: float, *, rate: float, burst: float) -> tuple[Bucket, Decision]:
-    """Take ``n`` tokens if the bucket holds them; otherwise say how long to wait (whole seconds)."""
+def take(
+    bucket: Bucket, n: int, now: float, *, rate: float, burst: float
+) -> tuple[Bucket, Decision]:
+    """Take ``n`` tokens if the bucket holds them, else say how long to wait (whole seconds)."""
     current = refill(bucket, now, rate=rate, burst=burst)
     if n <= current.tokens:
         return Bucket(current.tokens - n, current.at), Decision(allowed=True)

@@ -7,10 +7,10 @@ or household from ``events`` (written by intake; read only) and from screening's
 plan (a ``conference.icpc_held`` with a plan and no ``cp_plan.ended`` for that plan); and the team
 of an open case (the latest ``referral.accepted`` with no ``case.closed`` for that referral).
 
-Writes are one transaction per batch: the results (or decisions) and the ``processed_events``
-rows together. Results and decisions for the same contact take the same transaction-scoped
-advisory lock, so a decision that arrives while its contact is being triaged is never lost
-between the two writers.
+Reads are one query per batch (history plus "already processed?"); writes are one transaction
+per batch: the results (or decisions) and the ``processed_events`` rows together. Results and
+decisions for the same contact take the same transaction-scoped advisory lock, so a decision
+that arrives while its contact is being triaged is never lost between the two writers.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import orjson
 
 from schemas.events.casework import ScreeningDecisionRecorded
 from services.screening.domain.from_event import TriageHistory
-from services.screening.handlers import HistoryQuery, Triaged
+from services.screening.handlers import HistoryQuery, Known, Triaged
 
 CONTACT_LOCK_CLASS = 0x5343  # "SC": the advisory-lock namespace of screening's contact locks
 
@@ -77,7 +77,10 @@ SELECT q.event_id,
                   AND c.occurred_at <= q.moment
                   AND c.body #>> '{{payload,referral_id}}' = r.body #>> '{{payload,referral_id}}')
          ORDER BY r.occurred_at DESC LIMIT 1
-    ) AS open_case_team
+    ) AS open_case_team,
+    EXISTS (
+        SELECT 1 FROM processed_events p WHERE p.consumer = $5 AND p.event_id = q.event_id
+    ) AS processed
 FROM q
 """
 
@@ -86,7 +89,8 @@ SELECT pg_advisory_xact_lock({CONTACT_LOCK_CLASS}, k)
 FROM (SELECT DISTINCT hashtext(c::text) AS k FROM unnest($1::uuid[]) AS c ORDER BY 1) AS keys
 """
 
-INSERT_RESULTS_SQL = """
+RECORD_RESULTS_SQL = """
+WITH inserted AS (
 INSERT INTO screening_results (event_id, event_type, child_id, family_id, contact_id, incident_at,
     received_at, priority, dash_level, reasons, screening_due_at, route_kind, route_team,
     rules_version, marac_indicated, operation_encompass, crisis, triaged_event_id, triaged_at,
@@ -104,6 +108,13 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::time
           marac_indicated, operation_encompass, crisis, triaged_event_id, triaged_at)
 LEFT JOIN screening_decisions d ON d.contact_id = r.contact_id
 ON CONFLICT (event_id) DO NOTHING
+RETURNING 1
+), ledger AS (
+INSERT INTO processed_events (consumer, event_id)
+SELECT $20, unnest($1::uuid[])
+ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM inserted
 """
 
 UPSERT_DECISIONS_SQL = """
@@ -115,14 +126,14 @@ ON CONFLICT (contact_id) DO UPDATE
    SET event_id = EXCLUDED.event_id, child_id = EXCLUDED.child_id,
        decided_at = EXCLUDED.decided_at, decision = EXCLUDED.decision, team = EXCLUDED.team,
        worker = EXCLUDED.worker, recorded_at = now()
-
+ WHERE EXCLUDED.decided_at >= screening_decisions.decided_at
 """
 
 CLOSE_RESULTS_SQL = """
 UPDATE screening_results r SET decided_at = d.decided_at, decision = d.decision
 FROM screening_decisions d
 WHERE d.contact_id = r.contact_id AND d.contact_id = ANY($1::uuid[])
- 
+  AND r.decided_at IS DISTINCT FROM d.decided_at
 """
 
 LEDGER_SQL = """
@@ -147,24 +158,28 @@ class PostgresScreeningStore:
         )
         return {r["event_id"] for r in rows}
 
-    async def histories(self, queries: Sequence[HistoryQuery]) -> dict[UUID, TriageHistory]:
+    async def known(self, consumer: str, queries: Sequence[HistoryQuery]) -> Known:
         if not queries:
-            return {}
+            return Known(frozenset(), {})
         rows = await self._pool.fetch(
             HISTORY_SQL,
             [q.event_id for q in queries],
             [q.child_id for q in queries],
             [q.family_id for q in queries],
             [q.incident_at for q in queries],
+            consumer,
         )
-        return {
-            r["event_id"]: TriageHistory(
-                incidents_at=tuple(sorted(r["incidents"])),
-                open_cp_plan=r["open_cp_plan"],
-                open_case_team=r["open_case_team"],
-            )
-            for r in rows
-        }
+        return Known(
+            processed=frozenset(r["event_id"] for r in rows if r["processed"]),
+            histories={
+                r["event_id"]: TriageHistory(
+                    incidents_at=tuple(sorted(r["incidents"])),
+                    open_cp_plan=r["open_cp_plan"],
+                    open_case_team=r["open_case_team"],
+                )
+                for r in rows
+            },
+        )
 
     async def record_triage(self, consumer: str, triaged: Sequence[Triaged]) -> int:
         if not triaged:
@@ -173,9 +188,8 @@ class PostgresScreeningStore:
         contact_ids = columns[4]
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(LOCK_SQL, contact_ids)
-            status: str = await conn.execute(INSERT_RESULTS_SQL, *columns)
-            await conn.execute(LEDGER_SQL, consumer, [t.contact.event_id for t in triaged])
-        return int(status.rsplit(" ", 1)[-1])
+            inserted: int = await conn.fetchval(RECORD_RESULTS_SQL, *columns, consumer)
+        return inserted
 
     async def record_decisions(
         self, consumer: str, decisions: Sequence[ScreeningDecisionRecorded]

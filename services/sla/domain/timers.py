@@ -9,11 +9,14 @@ takes the moment it happens and returns a new timer; none reads a clock.
 
 Status rules. `open` until something happens. `breach` only strictly after `due_at` (never at or
 before it) and only once, leaving the timer live (`breached`): the work is still owed. `meet`
-closes an open or breached timer as `met`; a late meet keeps the recorded `breached_at`, and if
-the breach had not been recorded yet (the event arrived before the breach loop ran, or in a
-replay) `meet` records it at the meeting moment, so `breached_at` is set exactly when the clock
-was missed and the handler can announce that breach once. `cancel` closes an open or breached
-timer as `cancelled` (the clock no longer applies: plan ended, case closed), keeping any breach.
+closes an open or breached timer as `met` and `cancel` as `cancelled` (the clock no longer
+applies: plan ended, case closed). Closing sets `breached_at` from the closing moment alone: a
+close after the deadline keeps the recorded breach, or records one at the closing moment if the
+breach loop had not (the event arrived before the loop ran, or in a replay), so `breached_at` is
+set exactly when the clock was missed and the handler can announce that breach once; a close at or
+before the deadline clears a breach the loop recorded because the closing event reached us only
+after the deadline had passed (the clock was met in time; `sla.met` says `late = false`). A
+replay and live processing therefore agree on every closed timer however the loop was timed.
 Closed timers (`met`, `cancelled`) ignore further transitions, which keeps redelivery harmless.
 Comparisons are done in UTC: Python compares two datetimes with the same zone by wall clock,
 which is wrong in the repeated autumn hour.
@@ -186,22 +189,38 @@ def breach(timer: Timer, at: datetime) -> Timer:
     return _revalidated(timer, status=TimerStatus.BREACHED, breached_at=to_london(at))
 
 
+def _breach_when_closed(timer: Timer, at: datetime) -> datetime | None:
+    """`breached_at` after closing at `at`: none if in time, else the recorded breach or `at`."""
+    if _utc(at) <= _utc(timer.due_at):
+        return None
+    return timer.breached_at or at
+
+
 def meet(timer: Timer, at: datetime) -> Timer:
-    """Close the timer as met at `at`; late meets record the breach if it was not yet recorded."""
+    """Close the timer as met at `at`; a late meet records the breach if not yet recorded, an
+    on-time meet clears one recorded before the meeting event arrived."""
     if not timer.live:
         return timer
     met_at = to_london(at)
-    breached_at = timer.breached_at
-    if breached_at is None and _utc(met_at) > _utc(timer.due_at):
-        breached_at = met_at
-    return _revalidated(timer, status=TimerStatus.MET, met_at=met_at, breached_at=breached_at)
+    return _revalidated(
+        timer,
+        status=TimerStatus.MET,
+        met_at=met_at,
+        breached_at=_breach_when_closed(timer, met_at),
+    )
 
 
 def cancel(timer: Timer, at: datetime) -> Timer:
-    """Close the timer as cancelled at `at` (keeping any recorded breach)."""
+    """Close the timer as cancelled at `at`; the breach is settled as for `meet`."""
     if not timer.live:
         return timer
-    return _revalidated(timer, status=TimerStatus.CANCELLED, cancelled_at=to_london(at))
+    cancelled_at = to_london(at)
+    return _revalidated(
+        timer,
+        status=TimerStatus.CANCELLED,
+        cancelled_at=cancelled_at,
+        breached_at=_breach_when_closed(timer, cancelled_at),
+    )
 
 
 def newly_breached(before: Timer, after: Timer) -> bool:
