@@ -225,6 +225,49 @@ def dlq_replay(
     typer.echo(f"replayed {count} dead letters", err=True)
 
 
+@app.command()
+def sla(
+    bootstrap: Bootstrap = None,
+    database: Database = None,
+    as_json: JsonOut = False,
+    kind: Annotated[str | None, typer.Option(help="Only timers of this kind (e.g. icpc).")] = None,
+    breaching: Annotated[bool, typer.Option(help="Only timers past or near their deadline.")] = False,
+) -> None:
+    """Open statutory timers (SLA clocks), soonest deadline first."""
+    from services.cli.sla import sla_command
+
+    sla_command(_endpoints(bootstrap, database), as_json=as_json, kind=kind, breaching=breaching)
+
+
+@app.command()
+def conferences(bootstrap: Bootstrap = None, database: Database = None, as_json: JsonOut = False) -> None:
+    """Upcoming child protection conferences: target date, invited agencies, reports, quorum."""
+    from services.cli.conferences import conferences_command
+
+    conferences_command(_endpoints(bootstrap, database), as_json=as_json)
+
+
+@app.command()
+def lag(bootstrap: Bootstrap = None, database: Database = None, as_json: JsonOut = False) -> None:
+    """Consumer lag per group and partition, in offsets and seconds, with Burrow-style status."""
+    from services.cli.lag import lag_command
+
+    lag_command(_endpoints(bootstrap, database), as_json=as_json)
+
+
+def _mount_subcommands() -> None:
+    from services.cli.agencies import agencies_app
+    from services.cli.ooh import ooh_app
+    from services.cli.returns import returns_app
+
+    app.add_typer(agencies_app, name="agencies")
+    app.add_typer(ooh_app, name="ooh")
+    app.add_typer(returns_app, name="returns")
+
+
+_mount_subcommands()
+
+
 def main() -> None:
     app()
 

@@ -34,6 +34,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "sla", "services.sla.bootstrap", "lifecycle events → timers; warnings and breaches"
     ),
+    ServiceSpec(
+        "outofhours", "services.outofhours.bootstrap", "casework → crisis stream; night record"
+    ),
+    ServiceSpec(
+        "conferences",
+        "services.conferences.bootstrap",
+        "casework → conferences, invitations, plans",
+    ),
+    ServiceSpec("ops", "services.ops.bootstrap", "dashboard, lag, /metrics on :8080"),
+    ServiceSpec("ingress", "services.ingress.bootstrap", "HTTPS partner API on :8000"),
 )
 
 
@@ -46,4 +56,7 @@ def service(name: str) -> ServiceSpec:
 
 
 def migration_dirs() -> list[Path]:
-    return [s.migrations for s in SERVICES if s.migrations.is_dir()]
+    """Workers' migrations in start order, then any other service's (e.g. returns' indexes)."""
+    ordered = [s.migrations for s in SERVICES if s.migrations.is_dir()]
+    others = sorted(p for p in SERVICES_ROOT.glob("*/migrations") if p not in ordered)
+    return ordered + others
