@@ -150,6 +150,14 @@ class LogEndReader:
             log.warning("log_end_unanswered", partitions=len(wanted) - len(ends))
         return ends
 
+    async def read_starts(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The oldest offset of each partition, from ``ListOffsets(earliest)`` (right on both)."""
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        starts: dict[TopicPartition, int] = await self._consumer.beginning_offsets(wanted)
+        return starts
+
 
 async def log_end_offsets(
     bootstrap: str, partitions: Sequence[TopicPartition], *, wait_seconds: float = 5.0

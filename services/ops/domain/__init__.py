@@ -1,1 +1,1 @@
-"""Pure domain of the ops service."""
+"""Pure domain of the ops service: Burrow status, time lag, throughput, lag board, boards."""

@@ -1,0 +1,1 @@
+"""The ops service's adapters: the broker (lag, publish times) and PostgreSQL (boards)."""

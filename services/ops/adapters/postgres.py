@@ -1,0 +1,113 @@
+"""What the ops service reads from PostgreSQL: the SLA views, dead letters, recorded events.
+
+Read only. The SLA board comes from the SLA service's views (``sla_by_team`` for open, overdue,
+breached and met-in-time counts per team and kind; ``sla_breaching_today`` for what falls due
+today), dead letters from the dead-letter service's ``deadletters`` table, and the moment an event
+was recorded from intake's ``events`` table (by primary key). A table or view that does not exist
+yet (its service's migrations have not run) reads as nothing rather than failing the board; any
+other database failure is raised as the port's `StoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from services.ops.domain.boards import DeadLetter, ReasonCount, SlaCounts, SlaRow, SlaTotals
+from services.ops.handlers import StoreUnavailableError
+
+SLA_BY_TEAM_SQL = """
+SELECT team, kind, open, overdue, breached_this_month, met_in_time_this_month FROM sla_by_team
+"""
+SLA_DUE_TODAY_SQL = """
+SELECT COALESCE(team, 'unallocated') AS team, kind, count(*) AS due_today
+FROM sla_breaching_today GROUP BY 1, 2
+"""
+SLA_METRICS_SQL = """
+SELECT kind,
+       count(*) FILTER (WHERE status = 'open')     AS open,
+       count(*) FILTER (WHERE status = 'breached') AS overdue,
+       count(*) FILTER (WHERE breached_at IS NOT NULL) AS breached_ever
+FROM sla_timers
+WHERE status IN ('open', 'breached') OR breached_at IS NOT NULL
+GROUP BY kind
+"""
+DLQ_COUNTS_SQL = """
+SELECT reason, count(*) AS total, count(*) FILTER (WHERE replayed_at IS NULL) AS waiting
+FROM deadletters GROUP BY reason
+"""
+DLQ_NEWEST_SQL = """
+SELECT id, failed_at, reason, exception_class, left(exception_message, $2) AS exception_message,
+       original_topic, original_partition, original_offset, consumer_group,
+       replayed_at IS NOT NULL AS replayed
+FROM deadletters ORDER BY id DESC LIMIT $1
+"""
+RECORDED_SQL = "SELECT event_id, recorded_at FROM events WHERE event_id = ANY($1::uuid[])"
+
+MESSAGE_CHARS = 200
+
+
+class PostgresOpsStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        try:
+            rows: list[asyncpg.Record] = await self._pool.fetch(sql, *args)
+        except asyncpg.UndefinedTableError:
+            return []
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise StoreUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        return rows
+
+    async def sla_rows(self) -> list[SlaRow]:
+        by_team = await self._fetch(SLA_BY_TEAM_SQL)
+        due_rows = await self._fetch(SLA_DUE_TODAY_SQL)
+        due = {(r["team"], r["kind"]): int(r["due_today"]) for r in due_rows}
+        rows = [
+            SlaRow(
+                team=r["team"],
+                kind=r["kind"],
+                counts=SlaCounts(
+                    open=r["open"],
+                    due_today=due.pop((r["team"], r["kind"]), 0),
+                    overdue=r["overdue"],
+                    breached_this_month=r["breached_this_month"],
+                    met_in_time_this_month=r["met_in_time_this_month"],
+                ),
+            )
+            for r in by_team
+        ]
+        rows.extend(
+            SlaRow(team=team, kind=kind, counts=SlaCounts(due_today=n))
+            for (team, kind), n in due.items()
+        )
+        return rows
+
+    async def sla_totals(self) -> SlaTotals:
+        rows = await self._fetch(SLA_METRICS_SQL)
+        return SlaTotals(
+            open={r["kind"]: r["open"] for r in rows},
+            overdue={r["kind"]: r["overdue"] for r in rows},
+            breached={r["kind"]: r["breached_ever"] for r in rows},
+        )
+
+    async def deadletter_counts(self) -> list[ReasonCount]:
+        return [
+            ReasonCount(reason=r["reason"], total=r["total"], waiting=r["waiting"])
+            for r in await self._fetch(DLQ_COUNTS_SQL)
+        ]
+
+    async def newest_deadletters(self, limit: int) -> list[DeadLetter]:
+        return [
+            DeadLetter(**dict(r)) for r in await self._fetch(DLQ_NEWEST_SQL, limit, MESSAGE_CHARS)
+        ]
+
+    async def recorded_at(self, event_ids: Sequence[UUID]) -> dict[UUID, datetime]:
+        if not event_ids:
+            return {}
+        rows = await self._fetch(RECORDED_SQL, list(event_ids))
+        return {r["event_id"]: r["recorded_at"] for r in rows}

@@ -1,0 +1,131 @@
+"""The ops web app: the dashboard page, its JSON API, ``/metrics`` and ``/healthz``.
+
+Routes only translate: every answer is the newest lag report (from the `LagPoller`) or boards
+(from the `BoardRefresher`) held in the app's `OpsRuntime`, so a page refreshing every 2 seconds
+costs the broker and the database nothing extra.
+
+- ``GET /`` the dashboard (one static HTML page with its script; it fetches the API every 2 s)
+- ``GET /api/lag`` consumer groups with per-partition lag, time lag and Burrow status
+- ``GET /api/throughput`` records per second per topic
+- ``GET /api/sla`` the SLA board (total, by kind, by team, per team and kind)
+- ``GET /api/deadletters`` dead-letter counts by reason and the newest dead letters
+- ``GET /metrics`` Prometheus text format
+- ``GET /healthz`` 200 while the lag poll and the board refresh are current, else 503
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from services.ops.handlers import BoardRefresher, LagPoller
+from services.ops.metrics import CONTENT_TYPE, OpsMetrics
+
+DASHBOARD = Path(__file__).resolve().parent / "dashboard.html"
+STALE_AFTER_POLLS = 5
+
+
+@dataclass
+class OpsRuntime:
+    poller: LagPoller
+    refresher: BoardRefresher
+    metrics: OpsMetrics
+    bootstrap_servers: str
+    clock: Callable[[], datetime]
+
+
+def _runtime(request: Request) -> OpsRuntime:
+    runtime: OpsRuntime = request.app.state.ops
+    return runtime
+
+
+def _json(model: Any) -> dict[str, Any] | None:
+    return None if model is None else dict(model.model_dump(mode="json"))
+
+
+def _fresh(at: datetime | None, now: datetime, interval: float) -> bool:
+    return at is not None and now - at <= timedelta(seconds=interval * STALE_AFTER_POLLS)
+
+
+def create_app(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
+    app = FastAPI(
+        title="frontdoor ops",
+        description="Consumer lag, throughput, dead letters and the SLA board.",
+        lifespan=lifespan,
+    )
+    page = DASHBOARD.read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/lag")
+    async def lag(request: Request) -> dict[str, Any]:
+        rt = _runtime(request)
+        report = _json(rt.poller.report) or {}
+        return {
+            "bootstrap_servers": rt.bootstrap_servers,
+            "interval_seconds": rt.poller.interval,
+            "window_size": rt.poller.window_size,
+            "at": report.get("at"),
+            "error": rt.poller.last_error,
+            "groups": report.get("groups", []),
+            "partitions": report.get("partitions", []),
+        }
+
+    @app.get("/api/throughput")
+    async def throughput(request: Request) -> dict[str, Any]:
+        report = _runtime(request).poller.report
+        return {
+            "at": report.at.isoformat() if report else None,
+            "topics": [t.model_dump(mode="json") for t in report.throughput] if report else [],
+        }
+
+    @app.get("/api/sla")
+    async def sla(request: Request) -> dict[str, Any]:
+        rt = _runtime(request)
+        boards = rt.refresher.boards
+        return {"error": rt.refresher.last_error, "board": _json(boards.sla if boards else None)}
+
+    @app.get("/api/deadletters")
+    async def deadletters(request: Request) -> dict[str, Any]:
+        rt = _runtime(request)
+        boards = rt.refresher.boards
+        return {
+            "error": rt.refresher.last_error,
+            "panel": _json(boards.deadletters if boards else None),
+        }
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        return Response(_runtime(request).metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JSONResponse:
+        rt = _runtime(request)
+        now = rt.clock()
+        interval = rt.poller.interval
+        lag_ok = _fresh(rt.poller.polled_at, now, interval)
+        boards_ok = _fresh(rt.refresher.refreshed_at, now, interval)
+        body = {
+            "status": "ok" if lag_ok and boards_ok else "degraded",
+            "lag": {"polled_at": _iso(rt.poller.polled_at), "error": rt.poller.last_error},
+            "boards": {
+                "refreshed_at": _iso(rt.refresher.refreshed_at),
+                "error": rt.refresher.last_error,
+            },
+        }
+        return JSONResponse(body, status_code=200 if lag_ok and boards_ok else 503)
+
+    return app
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None

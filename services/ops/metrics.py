@@ -1,0 +1,148 @@
+"""``/metrics``: consumer lag under the conventional exporter names, and frontdoor's own figures.
+
+A custom collector renders the newest lag report and boards at scrape time (nothing is queried
+during a scrape). Names and labels follow kafka-lag-exporter / kafka_exporter, so existing alerts
+and Grafana panels work unchanged:
+
+- ``kafka_consumergroup_current_offset{group,topic,partition}`` committed offset (−1: none yet)
+- ``kafka_consumergroup_lag{group,topic,partition}`` log end − committed (−1: no commit yet)
+- ``kafka_consumergroup_lag_seconds{group,topic,partition}`` interpolated time lag; absent while
+  unknown (fewer than two log-end samples)
+- ``kafka_consumergroup_lag_sum{group}``, ``kafka_consumergroup_max_lag{group}``,
+  ``kafka_consumergroup_max_lag_seconds{group}``, ``kafka_consumergroup_members{group}``
+- ``kafka_topic_partition_current_offset{topic,partition}`` log end (fetch high watermark),
+  ``kafka_topic_partition_oldest_offset{topic,partition}``
+
+and frontdoor's: ``frontdoor_consumergroup_status{group,status}`` (1 for the group's Burrow
+status, OK / WARN / ERR), ``frontdoor_sla_open{kind}``, ``frontdoor_sla_overdue{kind}``,
+``frontdoor_sla_breached_total{kind}`` (clocks ever breached),
+``frontdoor_deadletter_total{reason}`` (dead letters ever received) and the histogram
+``frontdoor_event_to_view_latency_seconds`` (partner publish to ``events.recorded_at``;
+services.ops.domain.latency says exactly what is measured).
+Each app has its own registry, so several in one process (the tests) do not collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from services.ops.domain.burrow import GroupStatus
+from services.ops.domain.lag import LagReport
+from services.ops.handlers import Boards
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+GTP = ["group", "topic", "partition"]
+
+
+def _lag_families(report: LagReport) -> Iterable[Metric]:
+    current = GaugeMetricFamily(
+        "kafka_consumergroup_current_offset", "Committed offset (-1: none yet).", labels=GTP
+    )
+    lag = GaugeMetricFamily(
+        "kafka_consumergroup_lag", "Log end minus committed offset (-1: no commit yet).", labels=GTP
+    )
+    seconds = GaugeMetricFamily(
+        "kafka_consumergroup_lag_seconds",
+        "Seconds the oldest unprocessed record has waited (interpolated from produce times).",
+        labels=GTP,
+    )
+    lag_sum = GaugeMetricFamily("kafka_consumergroup_lag_sum", "Sum of lag.", labels=["group"])
+    max_lag = GaugeMetricFamily("kafka_consumergroup_max_lag", "Largest lag.", labels=["group"])
+    max_seconds = GaugeMetricFamily(
+        "kafka_consumergroup_max_lag_seconds", "Largest time lag.", labels=["group"]
+    )
+    members = GaugeMetricFamily(
+        "kafka_consumergroup_members", "Members of the group.", labels=["group"]
+    )
+    status = GaugeMetricFamily(
+        "frontdoor_consumergroup_status",
+        "Burrow-style group status: 1 on the current one (OK, WARN, ERR).",
+        labels=["group", "status"],
+    )
+    for group in report.groups:
+        for p in group.partitions:
+            labels = [group.group, p.topic, str(p.partition)]
+            current.add_metric(labels, p.committed)
+            lag.add_metric(labels, p.lag)
+            if p.lag_seconds is not None:
+                seconds.add_metric(labels, p.lag_seconds)
+        lag_sum.add_metric([group.group], group.lag_sum)
+        max_lag.add_metric([group.group], group.max_lag)
+        if group.max_lag_seconds is not None:
+            max_seconds.add_metric([group.group], group.max_lag_seconds)
+        members.add_metric([group.group], group.members)
+        for s in GroupStatus:
+            status.add_metric([group.group, s.value], 1 if group.status is s else 0)
+    end = GaugeMetricFamily(
+        "kafka_topic_partition_current_offset",
+        "Log end offset (fetch high watermark).",
+        labels=["topic", "partition"],
+    )
+    oldest = GaugeMetricFamily(
+        "kafka_topic_partition_oldest_offset", "Oldest offset.", labels=["topic", "partition"]
+    )
+    for tp in report.partitions:
+        end.add_metric([tp.topic, str(tp.partition)], tp.log_end)
+        if tp.oldest is not None:
+            oldest.add_metric([tp.topic, str(tp.partition)], tp.oldest)
+    return (current, lag, seconds, lag_sum, max_lag, max_seconds, members, status, end, oldest)
+
+
+def _board_families(boards: Boards) -> Iterable[Metric]:
+    totals = boards.sla_totals
+    open_ = GaugeMetricFamily("frontdoor_sla_open", "SLA clocks running.", labels=["kind"])
+    overdue = GaugeMetricFamily(
+        "frontdoor_sla_overdue", "SLA clocks breached and still owed.", labels=["kind"]
+    )
+    breached = CounterMetricFamily(
+        "frontdoor_sla_breached", "SLA clocks ever breached.", labels=["kind"]
+    )
+    for kind in sorted(totals.open.keys() | totals.overdue.keys() | totals.breached.keys()):
+        open_.add_metric([kind], totals.open.get(kind, 0))
+        overdue.add_metric([kind], totals.overdue.get(kind, 0))
+        breached.add_metric([kind], totals.breached.get(kind, 0))
+    dead = CounterMetricFamily(
+        "frontdoor_deadletter", "Dead letters received, by dlq.reason.", labels=["reason"]
+    )
+    for reason in boards.deadletters.by_reason:
+        dead.add_metric([reason.reason], reason.total)
+    return (open_, overdue, breached, dead)
+
+
+class OpsCollector(Collector):
+    def __init__(
+        self, lag: Callable[[], LagReport | None], boards: Callable[[], Boards | None]
+    ) -> None:
+        self._lag = lag
+        self._boards = boards
+
+    def collect(self) -> Iterable[Metric]:
+        if (report := self._lag()) is not None:
+            yield from _lag_families(report)
+        if (boards := self._boards()) is not None:
+            yield from _board_families(boards)
+
+
+class OpsMetrics:
+    def __init__(
+        self, lag: Callable[[], LagReport | None], boards: Callable[[], Boards | None]
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(OpsCollector(lag, boards))
+        self.latency = Histogram(
+            "frontdoor_event_to_view_latency_seconds",
+            "Partner publish (record timestamp on partner.events) to events.recorded_at.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_latency(self, seconds: float) -> None:
+        self.latency.observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
