@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck imports schemas-check unit integration bench clean browser
+.PHONY: dev test lint typecheck imports schemas-check unit integration bench clean test-tools
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ dev: $(STAMP)
 	$(BIN)/frontdoor dev
 
 ## make test: lint, types, import rules, contract freshness, then every test
-test: $(STAMP) lint typecheck imports schemas-check
+test: $(STAMP) test-tools lint typecheck imports schemas-check
 	$(BIN)/pytest
+
+## outside tools the tests use: Debian's chromium (dashboard), the DfE CIN validator (own venv)
+test-tools:
+	sh scripts/install-browser.sh
+	bash scripts/cin-validator.sh --install
 
 lint: $(STAMP)
 	$(BIN)/ruff check schemas services tests bench
@@ -32,6 +37,7 @@ imports: $(STAMP)
 
 schemas-check: $(STAMP)
 	$(BIN)/python -m schemas.export --check
+	$(BIN)/python -m services.ingress.openapi --check
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -43,7 +43,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "casework → conferences, invitations, plans",
     ),
     ServiceSpec("ops", "services.ops.bootstrap", "dashboard, lag, /metrics on :8080"),
-    ServiceSpec("ingress", "services.ingress.bootstrap", "HTTPS partner API on :8000"),
+    ServiceSpec(
+        "ingress", "services.ingress.bootstrap", "HTTP partner submissions → partner.events"
+    ),
 )
 
 

@@ -27,6 +27,7 @@ class Code(StrEnum):
     EVENTS_REJECTED = "events_rejected"
     BROKER_UNAVAILABLE = "broker_unavailable"
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    AUTH_UNAVAILABLE = "auth_unavailable"
     NOT_READY = "not_ready"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -65,6 +66,7 @@ _STATUS: dict[Code, int] = {
     Code.EVENTS_REJECTED: 422,
     Code.BROKER_UNAVAILABLE: 503,
     Code.AUDIT_UNAVAILABLE: 503,
+    Code.AUTH_UNAVAILABLE: 503,
     Code.NOT_READY: 503,
     Code.NOT_FOUND: 404,
     Code.METHOD_NOT_ALLOWED: 405,
@@ -90,6 +92,7 @@ _TITLE: dict[Code, str] = {
     Code.EVENTS_REJECTED: "Every event in the submission was rejected",
     Code.BROKER_UNAVAILABLE: "The events could not be stored; nothing was accepted",
     Code.AUDIT_UNAVAILABLE: "The submission could not be audited; nothing was accepted",
+    Code.AUTH_UNAVAILABLE: "The API key could not be checked; nothing was accepted",
     Code.NOT_READY: "The service is starting or stopping",
     Code.NOT_FOUND: "No such resource",
     Code.METHOD_NOT_ALLOWED: "Method not allowed on this resource",

@@ -1,0 +1,359 @@
+"""Partner ingress's one use case: take a submission, answer exactly what happened to each event.
+
+In order: authenticate the key (401), insist on JSON (415), read at most ``max_body_bytes`` of body
+(413, before any parsing), decode it into one event or a batch (400 / 422 / 413 for too many
+events), charge the agency's rate limit one token per event (429 with ``Retry-After``), judge
+every event (``domain.submission``: 403 for another agency's name or a type the role forbids,
+413 / 422 for size and schema), publish the accepted events to ``partner.events`` keyed by child
+id and wait for the broker's acknowledgement of every one (acks=all), and only then answer 202
+(all accepted) or 207 (some rejected) with the accepted ids. A submission with no acceptable event
+is a problem document with the status of its rejections (403 when all were forbidden, 413 when
+all were too large, else 422). If the broker does not acknowledge in time the answer is 503 and
+nothing is claimed accepted; resubmitting the same events is safe, because intake drops a repeated
+``event_id`` with the same content. Every request to the endpoint — 401s included — leaves one
+row in the audit log (who, from where, when, status, event ids; no payloads) and one canonical
+log line. A submission whose accepted events cannot be audited answers 503 as well: a 202 always
+has its audit row. A credential store that cannot be reached is 503 ``auth_unavailable``; any
+other failure is 500 ``internal_error``, still audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import structlog
+
+from schemas.topics import PARTNER_EVENTS
+from services.common.publishing import OutRecord, Publisher
+from services.ingress.audit import AuditDraft, AuditEntry, AuditLog
+from services.ingress.auth import Authenticator, AuthFailure, Credential
+from services.ingress.domain.codes import Code
+from services.ingress.domain.ratelimit import RateLimiter
+from services.ingress.domain.roles import RoleTable
+from services.ingress.domain.submission import (
+    EventAccepted,
+    EventRejected,
+    RequestRejected,
+    Submission,
+    check,
+    read_submission,
+)
+from services.ingress.responses import (
+    EventRejection,
+    FieldErrorOut,
+    Problem,
+    SubmissionReport,
+)
+
+log = structlog.get_logger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+JSON_MEDIA_TYPES = ("application/json",)
+
+
+BodyReader = Callable[[int], Awaitable[bytes | None]]
+"""Reads the request body, at most the given number of bytes; ``None`` when it is longer."""
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    authorization: str | None
+    content_type: str | None
+    read_body: BodyReader
+    client_addr: str | None
+    request_id: UUID
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: SubmissionReport | Problem
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str | None:
+        return self.body.code.value if isinstance(self.body, Problem) else None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to send, and the audit entry recorded for it."""
+
+    answer: Answer
+    audit: AuditEntry
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int
+    max_batch: int
+    max_event_bytes: int
+    publish_timeout_seconds: float
+
+
+@dataclass
+class IngressHandler:
+    authenticator: Authenticator
+    publisher: Publisher
+    audit: AuditLog
+    limiter: RateLimiter
+    roles: RoleTable
+    limits: Limits
+    clock: Callable[[], datetime]
+    monotonic: Callable[[], float]
+    topic: str = PARTNER_EVENTS.name
+
+    async def handle(self, request: IncomingRequest) -> Reply:
+        started = self.monotonic()
+        draft = AuditDraft(request.request_id, self.clock(), request.client_addr)
+        try:
+            answer = await self._decide(request, draft)
+        except Exception as exc:
+            # class and place only: a traceback's messages could quote submitted personal data
+            frames = traceback.extract_tb(exc.__traceback__)
+            log.error(  # noqa: TRY400
+                "ingress_internal_error",
+                request_id=str(request.request_id),
+                error_class=type(exc).__name__,
+                where=f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None,
+            )
+            answer = self._problem(draft, Code.INTERNAL_ERROR, "unexpected error; it was logged")
+        entry = draft.entry(
+            answer.status, answer.code, duration_ms=(self.monotonic() - started) * 1000
+        )
+        audit_started = self.monotonic()
+        try:
+            await self.audit.record(entry)
+        except Exception as exc:
+            log.error(  # noqa: TRY400 - no traceback: driver messages can quote values
+                "ingress_audit_failed",
+                request_id=str(request.request_id),
+                error_class=type(exc).__name__,
+                accepted=len(entry.accepted_ids),
+            )
+            if entry.accepted_ids:
+                answer = self._problem(
+                    draft,
+                    Code.AUDIT_UNAVAILABLE,
+                    "the events were not confirmed because the submission could not be audited; "
+                    "resubmit them unchanged (a repeated event_id with the same content is "
+                    "recorded once)",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+                draft.unconfirmed, draft.accepted = draft.accepted, []
+                entry = draft.entry(answer.status, answer.code, duration_ms=entry.duration_ms)
+        reply = Reply(answer, entry)
+        _log_request(reply, audit_ms=(self.monotonic() - audit_started) * 1000)
+        return reply
+
+    async def _authenticate(
+        self, request: IncomingRequest, draft: AuditDraft
+    ) -> Credential | Answer:
+        try:
+            auth = await self.authenticator.authenticate(request.authorization)
+        except Exception as exc:
+            log.error(  # noqa: TRY400 - no traceback: driver messages can quote values
+                "ingress_credentials_unavailable",
+                request_id=str(request.request_id),
+                error_class=type(exc).__name__,
+            )
+            return self._problem(
+                draft,
+                Code.AUTH_UNAVAILABLE,
+                "the API key could not be checked; nothing was accepted",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        if isinstance(auth, AuthFailure):
+            draft.credential_id = auth.claimed_credential_id
+            return self._problem(
+                draft,
+                auth.code,
+                "present an agency API key as 'Authorization: Bearer fd_<credential_id>_<secret>'",
+                headers={"WWW-Authenticate": _www_authenticate(auth.code)},
+            )
+        return auth
+
+    async def _decide(self, request: IncomingRequest, draft: AuditDraft) -> Answer:
+        auth = await self._authenticate(request, draft)
+        if isinstance(auth, Answer):
+            return auth
+        draft.agency, draft.credential_id = auth.agency.value, auth.credential_id
+        if not _is_json(request.content_type):
+            return self._problem(
+                draft,
+                Code.UNSUPPORTED_MEDIA_TYPE,
+                "send the events with Content-Type: application/json",
+            )
+        body = await request.read_body(self.limits.max_body_bytes)
+        if body is None:
+            return self._limited(draft, auth, 1) or self._problem(
+                draft,
+                Code.BODY_TOO_LARGE,
+                f"the body exceeds {self.limits.max_body_bytes} bytes; send smaller batches",
+            )
+        draft.body_bytes = len(body)
+        submission = read_submission(body, max_batch=self.limits.max_batch)
+        if isinstance(submission, RequestRejected):
+            return self._limited(draft, auth, 1) or self._problem(
+                draft,
+                submission.code,
+                submission.detail,
+                errors=tuple(FieldErrorOut.of(e) for e in submission.errors),
+            )
+        draft.events_received = len(submission.items)
+        limited = self._limited(draft, auth, len(submission.items))
+        if limited is not None:
+            return limited
+        return await self._submit(draft, auth, submission)
+
+    async def _submit(self, draft: AuditDraft, auth: Credential, submission: Submission) -> Answer:
+        verdicts = check(
+            submission,
+            agency=auth.agency,
+            roles=self.roles,
+            max_event_bytes=self.limits.max_event_bytes,
+        )
+        accepted = [v for v in verdicts if isinstance(v, EventAccepted)]
+        rejected = [v for v in verdicts if isinstance(v, EventRejected)]
+        draft.rejected = rejected
+        if accepted:
+            draft.unconfirmed = [a.event.event_id for a in accepted]
+            try:
+                await asyncio.wait_for(
+                    self.publisher.publish(self._records(accepted, auth, draft.request_id)),
+                    timeout=self.limits.publish_timeout_seconds,
+                )
+            except Exception as exc:
+                log.error(  # noqa: TRY400 - the class says enough; no traceback
+                    "ingress_publish_failed",
+                    request_id=str(draft.request_id),
+                    error_class=type(exc).__name__,
+                    events=len(accepted),
+                )
+                return self._problem(
+                    draft,
+                    Code.BROKER_UNAVAILABLE,
+                    "the broker did not acknowledge the events; resubmit them unchanged (a "
+                    "repeated event_id with the same content is recorded once)",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            draft.accepted, draft.unconfirmed = draft.unconfirmed, []
+        report = tuple(EventRejection.of(r) for r in rejected)
+        if accepted:
+            return Answer(
+                207 if rejected else 202,
+                SubmissionReport(accepted=tuple(draft.accepted), rejected=report),
+            )
+        return self._all_rejected(draft, rejected, report, batch=submission.batch)
+
+    def _all_rejected(
+        self,
+        draft: AuditDraft,
+        rejected: Sequence[EventRejected],
+        report: tuple[EventRejection, ...],
+        *,
+        batch: bool,
+    ) -> Answer:
+        codes = {r.code for r in rejected}
+        statuses = {r.status for r in rejected}
+        code = codes.pop() if len(codes) == 1 else Code.EVENTS_REJECTED
+        status = statuses.pop() if len(statuses) == 1 else Code.EVENTS_REJECTED.status
+        if batch:
+            detail = f"all {len(rejected)} events were rejected; see 'rejected' for each"
+            errors = tuple(
+                FieldErrorOut.of(e, ("events", r.index)) for r in rejected for e in r.errors
+            )
+        else:
+            detail = rejected[0].detail
+            errors = tuple(FieldErrorOut.of(e) for e in rejected[0].errors)
+        return self._problem(draft, code, detail, status=status, errors=errors, rejected=report)
+
+    def _limited(self, draft: AuditDraft, auth: Credential, n: int) -> Answer | None:
+        decision = self.limiter.take(auth.agency, n, self.monotonic())
+        if decision.allowed:
+            return None
+        return self._problem(
+            draft,
+            Code.RATE_LIMITED,
+            f"the {auth.agency.value} agency may submit {self.limiter.rate:g} events/s "
+            f"(bursts of {self.limiter.burst}); retry after {decision.retry_after_seconds} s",
+            headers={"Retry-After": str(decision.retry_after_seconds)},
+        )
+
+    def _records(
+        self, accepted: Sequence[EventAccepted], auth: Credential, request_id: UUID
+    ) -> list[OutRecord]:
+        provenance = [
+            ("ingress.agency", auth.agency.value.encode()),
+            ("ingress.credential_id", auth.credential_id.encode()),
+            ("ingress.request_id", str(request_id).encode()),
+        ]
+        return [
+            OutRecord(
+                self.topic,
+                a.event.subject.child_id.encode(),
+                a.canonical,
+                [("event_type", a.event.event_type.encode()), *provenance],
+            )
+            for a in accepted
+        ]
+
+    @staticmethod
+    def _problem(
+        draft: AuditDraft,
+        code: Code,
+        detail: str,
+        *,
+        status: int | None = None,
+        errors: tuple[FieldErrorOut, ...] = (),
+        rejected: tuple[EventRejection, ...] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        problem = Problem.of(
+            code,
+            detail,
+            request_id=draft.request_id,
+            status=status,
+            errors=errors,
+            rejected=rejected,
+        )
+        return Answer(problem.status, problem, headers or {})
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in JSON_MEDIA_TYPES or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _www_authenticate(code: Code) -> str:
+    if code is Code.MISSING_CREDENTIALS:
+        return 'Bearer realm="frontdoor"'
+    return 'Bearer realm="frontdoor", error="invalid_token"'
+
+
+def _log_request(reply: Reply, *, audit_ms: float) -> None:
+    entry = reply.audit
+    log.info(
+        "ingress_request",
+        request_id=str(entry.request_id),
+        status=entry.status,
+        outcome=entry.outcome,
+        code=entry.code,
+        agency=entry.agency,
+        credential_id=entry.credential_id,
+        events=entry.events_received,
+        accepted=len(entry.accepted_ids),
+        rejected=entry.events_rejected,
+        bytes=entry.body_bytes,
+        duration_ms=entry.duration_ms,
+        audit_ms=round(audit_ms, 3),
+    )
