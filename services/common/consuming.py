@@ -70,6 +70,9 @@ async def run_batch_consumer(
         rebalance_timeout_ms=rebalance_ms,
         max_poll_records=max_batch,
         fetch_max_bytes=16 * 1024 * 1024,
+        # Tansu answers a waiting fetch only when fetch_max_wait_ms expires, not when data
+        # arrives (measured: ~615 ms at faust's 1,500 ms, ~9 ms at 50 ms): keep it short.
+        fetch_max_wait_ms=int(os.environ.get("FRONTDOOR_FETCH_MAX_WAIT_MS", "50")),
         **security_kwargs(),
     )
     await consumer.start()

@@ -41,9 +41,11 @@ from services.screening.handlers import (
 )
 
 CONSUMER_GROUP = "frontdoor-screening"
+"""The faust runtime's group (its app id), for both topics."""
+TRIAGE_GROUP = "frontdoor-screening-triage"
 DECISIONS_GROUP = "frontdoor-screening-decisions"
-"""The aiokafka runtime reads casework in its own group, so neither topic's rebalances stall
-the other; the faust runtime reads both topics in ``CONSUMER_GROUP``."""
+"""The aiokafka runtime's groups: one per topic, so neither topic's rebalances stall the other,
+and never the faust group (a group cannot mix faust's assignor with aiokafka's)."""
 
 
 def now() -> datetime:
@@ -135,8 +137,8 @@ async def run_consumers(wiring: Wiring, stop: asyncio.Event | None = None) -> No
         run_batch_consumer(
             bootstrap=bootstrap,
             topic=CONTACTS.name,
-            group_id=CONSUMER_GROUP,
-            factory=lambda: wiring.triage(CONSUMER_GROUP),
+            group_id=TRIAGE_GROUP,
+            factory=lambda: wiring.triage(TRIAGE_GROUP),
             max_batch=settings.max_batch,
             stop=stop,
         ),

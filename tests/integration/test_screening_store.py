@@ -6,6 +6,7 @@ children and families, so the tests share one database without seeing each other
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -24,13 +25,13 @@ from schemas.registry import parse_event
 from services.common.calendar import DEFAULT_OFFICE_HOURS, WorkingCalendar
 from services.common.settings import Endpoints
 from services.screening.adapters.postgres import PostgresScreeningStore
+from services.screening.adapters.records import triaged_event
 from services.screening.adapters.rules_file import load_rules
 from services.screening.domain.from_event import TriageHistory, triage_input_from_event
 from services.screening.domain.triage import triage
 from services.screening.handlers import (
     HistoryQuery,
     Triaged,
-    triaged_event,
     working_hours_deadline,
 )
 from tests.factories import child_details, child_id, contact, da_notification, envelope
@@ -341,3 +342,22 @@ async def test_the_queue_holds_undecided_results_red_first_then_by_deadline(
         (amber["event_id"], "amber"),
         (green["event_id"], "green"),
     ]
+
+
+async def test_a_decision_written_at_the_same_moment_as_its_triage_is_never_lost(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresScreeningStore(pool)
+    events = [contact() for _ in range(60)]
+    decided = NOW + timedelta(hours=1)
+    for event in events:  # each pair races: two connections, two transactions
+        await asyncio.gather(
+            store.record_triage("test.triage", [triaged(event)]),
+            store.record_decisions("test.decisions", [decision_for(event, decided, "early_help")]),
+        )
+    undecided = await pool.fetchval(
+        "SELECT count(*) FROM screening_results WHERE event_id = ANY($1::uuid[])"
+        " AND decided_at IS NULL",
+        [UUID(e["event_id"]) for e in events],
+    )
+    assert undecided == 0

@@ -12,13 +12,14 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from schemas.codes import TriagePriority
+from schemas.codes import HighRiskMarker, TriagePriority
 from schemas.events.casework import ScreeningDecisionRecorded
 from schemas.events.triage import CrisisRaised, ScreeningTriaged
 from schemas.registry import parse_event
 from services.common.calendar import DEFAULT_OFFICE_HOURS, LONDON, WorkingCalendar
 from services.common.deadletter import Origin, header_map
 from services.common.publishing import OutRecord, RecordingPublisher
+from services.screening.adapters.records import derived_id
 from services.screening.adapters.rules_file import load_rules
 from services.screening.domain.from_event import TriageHistory
 from services.screening.handlers import (
@@ -27,7 +28,6 @@ from services.screening.handlers import (
     Known,
     Triaged,
     TriageHandler,
-    derived_id,
     office_hours_test,
     with_batch_incidents,
     working_hours_deadline,
@@ -264,6 +264,18 @@ async def test_out_of_hours_is_judged_at_receipt_not_at_the_incident() -> None:
     assert [str(published(r).payload.trigger_event_id) for r in on("frontdoor.crisis", pub)] == [
         early["event_id"]
     ]
+
+
+async def test_a_crisis_with_every_rule_firing_still_fits_the_contract() -> None:
+    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    event = da_notification(at=SATURDAY_2AM, dash=20)
+    event["payload"]["high_risk_markers"] = [m.value for m in HighRiskMarker]
+    event["payload"]["child_injured"] = True
+    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
+    [record] = on("frontdoor.crisis", pub)
+    crisis = published(record)  # validates: the explanation is at most 200 characters
+    assert len(crisis.payload.explanation) <= 200
+    assert crisis.payload.explanation.endswith("…")
 
 
 @pytest.mark.parametrize(

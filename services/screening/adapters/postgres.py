@@ -7,10 +7,11 @@ or household from ``events`` (written by intake; read only) and from screening's
 plan (a ``conference.icpc_held`` with a plan and no ``cp_plan.ended`` for that plan); and the team
 of an open case (the latest ``referral.accepted`` with no ``case.closed`` for that referral).
 
-Reads are one query per batch (history plus "already processed?"); writes are one transaction
-per batch: the results (or decisions) and the ``processed_events`` rows together. Results and
-decisions for the same contact take the same transaction-scoped advisory lock, so a decision
-that arrives while its contact is being triaged is never lost between the two writers.
+Each batch is two round trips: one query reads every history (and whether the event was
+already processed); one function call (``migrations/002_record_functions.sql``) writes the
+results or decisions and their ``processed_events`` rows in one transaction. Results and
+decisions for the same contact take the same transaction-scoped advisory lock there, so a
+decision that arrives while its contact is being triaged is never lost between the two writers.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ import orjson
 from schemas.events.casework import ScreeningDecisionRecorded
 from services.screening.domain.from_event import TriageHistory
 from services.screening.handlers import HistoryQuery, Known, Triaged
-
-CONTACT_LOCK_CLASS = 0x5343  # "SC": the advisory-lock namespace of screening's contact locks
 
 _INCIDENT_TYPES = "('contact.received', 'police.da_notification')"
 _INCIDENT_AT = (
@@ -84,63 +83,13 @@ SELECT q.event_id,
 FROM q
 """
 
-LOCK_SQL = f"""
-SELECT pg_advisory_xact_lock({CONTACT_LOCK_CLASS}, k)
-FROM (SELECT DISTINCT hashtext(c::text) AS k FROM unnest($1::uuid[]) AS c ORDER BY 1) AS keys
-"""
-
-RECORD_RESULTS_SQL = """
-WITH inserted AS (
-INSERT INTO screening_results (event_id, event_type, child_id, family_id, contact_id, incident_at,
-    received_at, priority, dash_level, reasons, screening_due_at, route_kind, route_team,
-    rules_version, marac_indicated, operation_encompass, crisis, triaged_event_id, triaged_at,
-    decided_at, decision)
-SELECT r.event_id, r.event_type, r.child_id, r.family_id, r.contact_id, r.incident_at,
-       r.received_at, r.priority, r.dash_level, r.reasons::jsonb, r.screening_due_at,
-       r.route_kind, r.route_team, r.rules_version, r.marac_indicated, r.operation_encompass,
-       r.crisis, r.triaged_event_id, r.triaged_at, d.decided_at, d.decision
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[],
-            $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-            $12::text[], $13::text[], $14::text[], $15::bool[], $16::bool[], $17::bool[],
-            $18::uuid[], $19::timestamptz[])
-     AS r(event_id, event_type, child_id, family_id, contact_id, incident_at, received_at,
-          priority, dash_level, reasons, screening_due_at, route_kind, route_team, rules_version,
-          marac_indicated, operation_encompass, crisis, triaged_event_id, triaged_at)
-LEFT JOIN screening_decisions d ON d.contact_id = r.contact_id
-ON CONFLICT (event_id) DO NOTHING
-RETURNING 1
-), ledger AS (
-INSERT INTO processed_events (consumer, event_id)
-SELECT $20, unnest($1::uuid[])
-ON CONFLICT DO NOTHING
+RECORD_RESULTS_SQL = (
+    "SELECT screening_record_results($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+    " $14, $15, $16, $17, $18, $19, $20)"
 )
-SELECT count(*) FROM inserted
-"""
+"""One round trip per batch: the function (migration 002) locks, inserts and fills the ledger."""
 
-UPSERT_DECISIONS_SQL = """
-INSERT INTO screening_decisions (contact_id, event_id, child_id, decided_at, decision, team,
-                                 worker)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[],
-                     $6::text[], $7::text[])
-ON CONFLICT (contact_id) DO UPDATE
-   SET event_id = EXCLUDED.event_id, child_id = EXCLUDED.child_id,
-       decided_at = EXCLUDED.decided_at, decision = EXCLUDED.decision, team = EXCLUDED.team,
-       worker = EXCLUDED.worker, recorded_at = now()
- WHERE EXCLUDED.decided_at >= screening_decisions.decided_at
-"""
-
-CLOSE_RESULTS_SQL = """
-UPDATE screening_results r SET decided_at = d.decided_at, decision = d.decision
-FROM screening_decisions d
-WHERE d.contact_id = r.contact_id AND d.contact_id = ANY($1::uuid[])
-  AND r.decided_at IS DISTINCT FROM d.decided_at
-"""
-
-LEDGER_SQL = """
-INSERT INTO processed_events (consumer, event_id)
-SELECT $1, unnest($2::uuid[])
-ON CONFLICT DO NOTHING
-"""
+RECORD_DECISIONS_SQL = "SELECT screening_record_decisions($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 
 class PostgresScreeningStore:
@@ -184,11 +133,9 @@ class PostgresScreeningStore:
     async def record_triage(self, consumer: str, triaged: Sequence[Triaged]) -> int:
         if not triaged:
             return 0
-        columns = _result_columns(triaged)
-        contact_ids = columns[4]
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(LOCK_SQL, contact_ids)
-            inserted: int = await conn.fetchval(RECORD_RESULTS_SQL, *columns, consumer)
+        inserted: int = await self._pool.fetchval(
+            RECORD_RESULTS_SQL, consumer, *_result_columns(triaged)
+        )
         return inserted
 
     async def record_decisions(
@@ -202,22 +149,19 @@ class PostgresScreeningStore:
             if kept is None or d.payload.decided_at >= kept.payload.decided_at:
                 latest[d.payload.contact_id] = d
         rows = list(latest.values())
-        contact_ids = [d.payload.contact_id for d in rows]
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(LOCK_SQL, contact_ids)
-            await conn.execute(
-                UPSERT_DECISIONS_SQL,
-                contact_ids,
-                [d.event_id for d in rows],
-                [d.subject.child_id for d in rows],
-                [d.payload.decided_at for d in rows],
-                [d.payload.decision.value for d in rows],
-                [d.payload.team for d in rows],
-                [d.payload.worker for d in rows],
-            )
-            status: str = await conn.execute(CLOSE_RESULTS_SQL, contact_ids)
-            await conn.execute(LEDGER_SQL, consumer, [d.event_id for d in decisions])
-        return int(status.rsplit(" ", 1)[-1])
+        closed: int = await self._pool.fetchval(
+            RECORD_DECISIONS_SQL,
+            consumer,
+            [d.event_id for d in decisions],
+            [d.payload.contact_id for d in rows],
+            [d.event_id for d in rows],
+            [d.subject.child_id for d in rows],
+            [d.payload.decided_at for d in rows],
+            [d.payload.decision.value for d in rows],
+            [d.payload.team for d in rows],
+            [d.payload.worker for d in rows],
+        )
+        return closed
 
 
 def _result_columns(triaged: Sequence[Triaged]) -> list[list[object]]:
