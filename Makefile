@@ -11,6 +11,9 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	# liiatools only for its published Annex A / CIN YAML and XSD (outside checks); its own
+	# dependency tree (pandas, …) is not needed to read those files
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps liiatools==0.2.0
 	touch $(STAMP)
 
 ## make dev: the whole system on the embedded broker and database, with a demo feed

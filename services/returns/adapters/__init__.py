@@ -1,0 +1,1 @@
+"""Adapters of the returns service: reading the event history from PostgreSQL."""
