@@ -10,6 +10,7 @@ number (CIN rule 1510).
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 
@@ -255,6 +256,7 @@ class Urgency(StrEnum):
 _UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 
 
+@functools.lru_cache(maxsize=65536)  # the same children's UPNs recur on every event about them
 def upn_check_letter(body: str) -> str:
     """The check letter for the 12 characters after it in a UPN (DfE UPN guide, CIN rule 1510).
 

@@ -186,7 +186,9 @@ def breach(timer: Timer, at: datetime) -> Timer:
     """Record the breach at `at`; refuses at or before `due_at` and on a timer not open."""
     if not due_for_breach(timer, at):
         raise ValueError(f"timer {timer.timer_id} is not due for a breach at {at.isoformat()}")
-    return _revalidated(timer, status=TimerStatus.BREACHED, breached_at=to_london(at))
+    # valid by construction (open → breached, strictly after due_at): no revalidation, because
+    # the breach loop calls this thousands of times a second when a backlog falls due
+    return timer.model_copy(update={"status": TimerStatus.BREACHED, "breached_at": to_london(at)})
 
 
 def _breach_when_closed(timer: Timer, at: datetime) -> datetime | None:
