@@ -374,20 +374,28 @@ def test_each_agency_report_clock_is_met_only_by_that_agency_sharing_it(wt2013: 
 # -- out of hours and emergencies -----------------------------------------------------------------
 
 
-def test_overnight_action_handed_over_by_0900_and_met_by_the_handover(wt2013: Store) -> None:
+def test_handover_starts_a_0900_clock_the_day_teams_acknowledgement_meets(wt2013: Store) -> None:
+    handover = uuid4()
     wt2013.apply(
         event(
-            "ooh.action_recorded",
-            t(2024, 6, 10, 22),
-            action_id=uuid4(),
-            action_at=t(2024, 6, 10, 22),
+            "ooh.handover_published",
+            t(2024, 6, 11, 7, 30),
+            handover_id=handover,
+            shift_started_at=t(2024, 6, 10, 17),
         )
     )
     timer = wt2013.only("ooh_handover")
     assert timer.due_at.isoformat() == "2024-06-11T09:00:00+01:00"
     assert timer.warn_at is not None
     assert timer.warn_at.isoformat() == "2024-06-11T08:00:00+01:00"
-    wt2013.apply(event("ooh.handover_published", t(2024, 6, 11, 7, 30), handover_id=uuid4()))
+    wt2013.apply(
+        event(
+            "ooh.handover_acknowledged",
+            t(2024, 6, 11, 8, 40),
+            handover_id=handover,
+            acknowledged_at=t(2024, 6, 11, 8, 40),
+        )
+    )
     assert wt2013.only("ooh_handover").status is TimerStatus.MET
 
 

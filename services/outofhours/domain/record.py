@@ -1,0 +1,91 @@
+"""The night's record: the crisis items and the actions of one out-of-hours shift, as read back.
+
+A ``CrisisItem`` is one ``crisis.raised`` (from screening or from this service), with whether and
+when the duty worker acknowledged it: an ``ooh.action_recorded`` whose ``causation_id`` is the
+crisis event (or the event that triggered it) answers the item. An ``ActionEntry`` is one
+recorded action. The watch view lists items newest and most urgent first; the handover groups
+items and actions per child, most urgent first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.codes import Urgency
+from schemas.events.outofhours import OohActionKind
+from schemas.events.triage import CrisisReason
+from services.outofhours.domain.shifts import Shift
+
+URGENCY_RANK: dict[Urgency, int] = {
+    Urgency.IMMEDIATE: 1,
+    Urgency.TODAY: 2,
+    Urgency.NEXT_WORKING_DAY: 3,
+    Urgency.ROUTINE: 4,
+}
+"""1 = most urgent; stored beside every item and action so SQL can order by it."""
+
+
+class CrisisItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    crisis_id: UUID
+    child_id: str
+    reason: CrisisReason
+    urgency: Urgency
+    explanation: str
+    trigger_event_id: UUID
+    trigger_event_type: str
+    happened_at: datetime
+    raised_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+
+class ActionEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    action_id: UUID
+    child_id: str
+    action_at: datetime
+    kind: OohActionKind
+    urgency: Urgency
+    summary: str
+    decision_reason: str
+    worker: str
+    crisis_id: UUID | None = None
+
+
+class NightRecord(BaseModel):
+    """Everything of one shift: its crisis items and its actions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shift: Shift
+    items: tuple[CrisisItem, ...] = ()
+    actions: tuple[ActionEntry, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.items and not self.actions
+
+
+def watch_order(items: list[CrisisItem]) -> list[CrisisItem]:
+    """Most urgent first; within an urgency, the newest first (ties by event id, stable)."""
+    return sorted(
+        items,
+        key=lambda i: (URGENCY_RANK[i.urgency], -i.happened_at.timestamp(), str(i.event_id)),
+    )
+
+
+def answers(causation_id: UUID | None, item: CrisisItem) -> bool:
+    """Whether an action caused by ``causation_id`` answers (acknowledges) the item."""
+    return causation_id is not None and causation_id in (item.event_id, item.trigger_event_id)
