@@ -24,9 +24,10 @@ dev: $(STAMP)
 test: $(STAMP) test-tools lint typecheck imports schemas-check
 	$(BIN)/pytest
 
-## outside tools the tests use: Debian's chromium (dashboard), the DfE CIN validator (own venv)
+## outside tools the tests use: Debian's chromium (dashboard), tmux (ooh watch), the DfE CIN validator (own venv)
 test-tools:
 	sh scripts/install-browser.sh
+	command -v tmux >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tmux)
 	bash scripts/cin-validator.sh --install
 
 lint: $(STAMP)
