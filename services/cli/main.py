@@ -231,7 +231,9 @@ def sla(
     database: Database = None,
     as_json: JsonOut = False,
     kind: Annotated[str | None, typer.Option(help="Only timers of this kind (e.g. icpc).")] = None,
-    breaching: Annotated[bool, typer.Option(help="Only timers past or near their deadline.")] = False,
+    breaching: Annotated[
+        bool, typer.Option(help="Only timers past or near their deadline.")
+    ] = False,
 ) -> None:
     """Open statutory timers (SLA clocks), soonest deadline first."""
     from services.cli.sla import sla_command
@@ -240,7 +242,9 @@ def sla(
 
 
 @app.command()
-def conferences(bootstrap: Bootstrap = None, database: Database = None, as_json: JsonOut = False) -> None:
+def conferences(
+    bootstrap: Bootstrap = None, database: Database = None, as_json: JsonOut = False
+) -> None:
     """Upcoming child protection conferences: target date, invited agencies, reports, quorum."""
     from services.cli.conferences import conferences_command
 

@@ -76,4 +76,3 @@ def sla_command(endpoints: Endpoints, *, as_json: bool, kind: str | None, breach
         typer.echo(timers_json(rows))
     else:
         print_timers(rows, now=now)
-

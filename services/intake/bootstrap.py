@@ -26,6 +26,7 @@ from services.intake.adapters.postgres import PostgresEventStore
 from services.intake.config import IntakeSettings
 from services.intake.handlers import IntakeHandler
 
+
 def handler_factory(
     endpoints: Endpoints, settings: IntakeSettings
 ) -> AbstractAsyncContextManager[BatchHandler]:
@@ -52,9 +53,7 @@ def handler_factory(
 
 def build_app(endpoints: Endpoints, settings: IntakeSettings | None = None) -> faust.App:
     settings = settings or IntakeSettings()
-    app = make_app(
-        "intake", bootstrap=endpoints.bootstrap_servers, app_id=settings.consumer_group
-    )
+    app = make_app("intake", bootstrap=endpoints.bootstrap_servers, app_id=settings.consumer_group)
     agents.register(app, lambda: handler_factory(endpoints, settings), settings)
     return app
 

@@ -30,11 +30,16 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="frontdoor-dev-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
     env["FRONTDOOR_DATA_DIR"] = str(data_dir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli.main", "dev"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     tracked: list[psutil.Process] = []
     try:
@@ -61,7 +66,11 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None
         # another command finds the running stack by itself (no flags, no env)
         listing = subprocess.run(
             [sys.executable, "-m", "services.cli.main", "dlq", "list", "--json"],
-            env=env, cwd=ROOT, capture_output=True, timeout=60, check=True,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+            check=True,
         )
         assert isinstance(json.loads(listing.stdout), list)
     finally:
@@ -69,7 +78,9 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None
         proc.wait(timeout=60)
     assert proc.returncode == 0
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tracked):
+    while time.monotonic() < deadline and any(
+        p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tracked
+    ):
         await asyncio.sleep(0.2)
     alive = [p for p in tracked if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [p.cmdline() for p in alive]

@@ -1,0 +1,190 @@
+"""The lifecycle handler's unit of work on PostgreSQL: one transaction per batch.
+
+Opening a unit inserts any child the service has not seen into ``sla_children`` and locks the
+batch's children rows (sorted, ``FOR UPDATE``), so two agents or replicas never plan one child at
+the same time; then reads the ledger (``processed_events``), every timer of those children (also
+``FOR UPDATE``: the breach scanner skips rows a handler holds and vice versa, so a late meet and a
+breach can never both be announced), their teams and their early events. `save` writes everything
+with one ``unnest`` statement per table; leaving the unit commits, an exception rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from services.sla.adapters.rows import insert_outbox, timer_columns, timer_from_row
+from services.sla.clocks import EarlyEvent
+from services.sla.domain.timers import Timer
+from services.sla.handlers import BatchWrite, ChildRecord, TimerWrite
+
+LOCK_CHILDREN_SQL = """
+INSERT INTO sla_children (child_id)
+SELECT c FROM unnest($1::text[]) AS c ORDER BY c
+ON CONFLICT (child_id) DO NOTHING
+"""
+
+CHILDREN_SQL = """
+SELECT child_id, team, team_as_of FROM sla_children
+WHERE child_id = ANY($1::text[]) ORDER BY child_id FOR UPDATE
+"""
+
+TIMERS_SQL = f"""
+SELECT {timer_columns()} FROM sla_timers
+WHERE child_id = ANY($1::text[]) ORDER BY timer_id FOR UPDATE
+"""
+
+EARLY_SQL = """
+SELECT child_id, event_id, event_type, occurred_at, body::text AS body FROM sla_early_events
+WHERE child_id = ANY($1::text[])
+"""
+
+UPSERT_TIMERS_SQL = """
+INSERT INTO sla_timers (timer_id, child_id, kind, policy, subject_ref, started_at, due_at, warn_at,
+                        status, warned_at, met_at, breached_at, cancelled_at, team,
+                        started_event_id, closed_event_id, recorded_at)
+SELECT u.*, $17::timestamptz
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+            $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[],
+            $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
+            $13::timestamptz[], $14::text[], $15::uuid[], $16::uuid[]) AS u
+ON CONFLICT (timer_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    warned_at = EXCLUDED.warned_at,
+    met_at = EXCLUDED.met_at,
+    breached_at = EXCLUDED.breached_at,
+    cancelled_at = EXCLUDED.cancelled_at,
+    closed_event_id = COALESCE(EXCLUDED.closed_event_id, sla_timers.closed_event_id),
+    updated_at = now()
+"""
+
+TEAMS_SQL = """
+UPDATE sla_children c SET team = u.team, team_as_of = u.as_of, team_event_id = u.event_id
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::uuid[]) AS u(child_id, team, as_of,
+                                                                        event_id)
+WHERE c.child_id = u.child_id
+"""
+
+INSERT_EARLY_SQL = """
+INSERT INTO sla_early_events (child_id, event_id, event_type, occurred_at, body)
+SELECT u.child_id, u.event_id, u.event_type, u.occurred_at, u.body::jsonb
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
+     AS u(child_id, event_id, event_type, occurred_at, body)
+ON CONFLICT (child_id, event_id) DO NOTHING
+"""
+
+PROCESSED_SQL = """
+INSERT INTO processed_events (consumer, event_id)
+SELECT $1, e FROM unnest($2::uuid[]) AS e
+ON CONFLICT (consumer, event_id) DO NOTHING
+"""
+
+
+@dataclass
+class PostgresTimerUnit:
+    conn: asyncpg.Connection
+    consumer: str
+    processed: frozenset[UUID]
+    children: Mapping[str, ChildRecord]
+
+    async def save(self, write: BatchWrite) -> None:
+        await _upsert_timers(self.conn, write.timers, write.recorded_at)
+        if write.teams:
+            await self.conn.execute(
+                TEAMS_SQL,
+                [t.child_id for t in write.teams],
+                [t.team for t in write.teams],
+                [t.as_of for t in write.teams],
+                [t.event_id for t in write.teams],
+            )
+        if write.early:
+            await self.conn.execute(
+                INSERT_EARLY_SQL,
+                [child for child, _ in write.early],
+                [e.event_id for _, e in write.early],
+                [e.event_type for _, e in write.early],
+                [e.occurred_at for _, e in write.early],
+                [orjson.dumps(e.body).decode() for _, e in write.early],
+            )
+        if write.processed:
+            await self.conn.execute(PROCESSED_SQL, self.consumer, list(write.processed))
+        await insert_outbox(self.conn, write.outbox)
+
+
+async def _upsert_timers(
+    conn: asyncpg.Connection, writes: Sequence[TimerWrite], recorded_at: datetime
+) -> None:
+    if not writes:
+        return
+    timers = [w.timer for w in writes]
+    await conn.execute(
+        UPSERT_TIMERS_SQL,
+        [t.timer_id for t in timers],
+        [t.child_id for t in timers],
+        [t.kind for t in timers],
+        [t.policy for t in timers],
+        [t.subject_ref for t in timers],
+        [t.started_at for t in timers],
+        [t.due_at for t in timers],
+        [t.warn_at for t in timers],
+        [t.status.value for t in timers],
+        [t.warned_at for t in timers],
+        [t.met_at for t in timers],
+        [t.breached_at for t in timers],
+        [t.cancelled_at for t in timers],
+        [w.team if w.new else None for w in writes],
+        [w.started_event_id for w in writes],
+        [w.closed_event_id for w in writes],
+        recorded_at,
+    )
+
+
+class PostgresTimerStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def unit(
+        self, consumer: str, child_ids: Sequence[str], event_ids: Sequence[UUID]
+    ) -> AsyncIterator[PostgresTimerUnit]:
+        children = sorted(set(child_ids))
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(LOCK_CHILDREN_SQL, children)
+            teams = await conn.fetch(CHILDREN_SQL, children)
+            processed = await conn.fetch(
+                "SELECT event_id FROM processed_events"
+                " WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                consumer,
+                list(event_ids),
+            )
+            timers: dict[str, list[Timer]] = {c: [] for c in children}
+            for row in await conn.fetch(TIMERS_SQL, children):
+                timers[row["child_id"]].append(timer_from_row(row))
+            early: dict[str, list[EarlyEvent]] = {c: [] for c in children}
+            for row in await conn.fetch(EARLY_SQL, children):
+                early[row["child_id"]].append(
+                    EarlyEvent(
+                        event_id=row["event_id"],
+                        event_type=row["event_type"],
+                        occurred_at=row["occurred_at"],
+                        body=orjson.loads(row["body"]),
+                    )
+                )
+            records = {
+                r["child_id"]: ChildRecord(
+                    timers=tuple(timers[r["child_id"]]),
+                    team=r["team"],
+                    team_as_of=r["team_as_of"],
+                    early=tuple(early[r["child_id"]]),
+                )
+                for r in teams
+            }
+            yield PostgresTimerUnit(
+                conn, consumer, frozenset(r["event_id"] for r in processed), records
+            )
