@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -45,24 +46,30 @@ def timers_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps([{k: plain(v) for k, v in row.items()} for row in rows], indent=2)
 
 
+def _until(left_hours: float) -> str:
+    if abs(left_hours) < 48:
+        return f"{left_hours:+.1f} h"
+    return f"{left_hours / 24:+.0f} d"
+
+
 def print_timers(rows: Sequence[dict[str, Any]], *, now: datetime) -> None:
-    title = f"{len(rows)} live SLA clocks (soonest first)"
-    table = Table(title=title)
-    for col in ("due", "in", "kind", "child", "status", "team", "policy", "started"):
-        table.add_column(col)
+    table = Table(title=f"{len(rows)} live SLA clocks (soonest first)", box=box.SIMPLE_HEAD)
+    table.add_column("due (London)", min_width=16)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("child", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("team")
     for r in rows:
-        left = r["due_at"] - now
-        hours = left.total_seconds() / 3600
+        due: datetime = r["due_at"]
+        hours = (due - now).total_seconds() / 3600
         style = "red" if r["status"] == "breached" or hours < 0 else "yellow" if hours < 24 else ""
+        shown = "%a %d %b %H:%M" if due.year == now.year else "%a %d %b %Y %H:%M"
         table.add_row(
-            r["due_at"].strftime("%a %d %b %Y %H:%M"),
-            f"{hours:+.1f} h",
+            f"{due.strftime(shown)}\n{_until(hours)}",
             r["kind"],
             r["child_id"],
             r["status"],
             r["team"] or "—",
-            r["policy"],
-            r["started_at"].strftime("%d %b %H:%M"),
             style=style,
         )
     Console().print(table)

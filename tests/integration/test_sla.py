@@ -316,9 +316,7 @@ async def test_replayed_simulated_month_gives_every_contact_its_screening_clock(
     write_feed(feed, days=30, seed=uuid.uuid4().int % 1_000_000_000, start=date(2025, 1, 6))
     events = [orjson.loads(line) for line in feed.read_bytes().splitlines() if line.strip()]
     contacts = {
-        e["payload"]["contact_id"]: e
-        for e in events
-        if e["event_type"] in ("contact.received", "police.da_notification")
+        e["payload"]["contact_id"]: e for e in events if e["event_type"] in CONTACTS.event_types
     }
     decided: dict[str, datetime] = {}
     for e in events:
@@ -334,10 +332,7 @@ async def test_replayed_simulated_month_gives_every_contact_its_screening_clock(
         [
             (
                 e,
-                CONTACTS.name
-                if e["payload"].get("contact_at")
-                and e["event_type"] in ("contact.received", "police.da_notification")
-                else CASEWORK.name,
+                CONTACTS.name if e["event_type"] in CONTACTS.event_types else CASEWORK.name,
             )
             for e in events
         ],

@@ -266,3 +266,27 @@ async def test_batch_publisher_puts_each_child_where_a_plain_send_would(
     assert len(where) == 2 * len(keys)
     assert {k: where[(k, "batch")] for k in keys} == {k: where[(k, "send")] for k in keys}
     assert len({where[(k, "send")] for k in keys}) > 1  # the keys really were spread
+
+
+def test_frontdoor_sla_table_shows_the_live_clocks(
+    endpoints: Endpoints, capsys: pytest.CaptureFixture[str]
+) -> None:
+    child = child_id()
+    due = datetime.now(UTC) + timedelta(days=800)
+
+    async def setup() -> None:
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            await insert_timer(conn, child, due, kind="first_review")
+        finally:
+            await conn.close()
+
+    asyncio.run(setup())
+    capsys.readouterr()
+
+    sla_command(endpoints, as_json=False, kind="first_review", breaching=False)
+
+    out = capsys.readouterr().out
+    assert child in out
+    assert "first_review" in out
+    assert "live SLA clocks" in out
