@@ -70,8 +70,11 @@ async def caused_by(bootstrap: str, topic: str, partitions: int, event_id: str) 
     """The events on ``topic`` whose causation is ``event_id``."""
     found = []
     for record in await read_topic(bootstrap, topic, partitions):
-        value = orjson.loads(record.value)
-        if value.get("causation_id") == event_id:
+        try:
+            value = orjson.loads(record.value)
+        except orjson.JSONDecodeError:
+            continue  # other tests share the session's topics, poison records included
+        if isinstance(value, dict) and value.get("causation_id") == event_id:
             found.append((record, value))
     return found
 
