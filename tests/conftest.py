@@ -17,10 +17,12 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.cli.stack import Infrastructure, initialise
 from services.common.embedded import stop_process
@@ -124,3 +126,25 @@ async def wait_until(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+async def read_topic(bootstrap: str, topic: str, partitions: int) -> list[Any]:
+    """Every record currently on ``topic``, read to the end of each partition (no group)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        idle = 0
+        while idle < 3:
+            batch = await consumer.getmany(timeout_ms=300)
+            got = [r for rs in batch.values() for r in rs]
+            records.extend(got)
+            idle = 0 if got else idle + 1
+        return records
+    finally:
+        await consumer.stop()

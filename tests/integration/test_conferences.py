@@ -22,7 +22,6 @@ from uuid import UUID
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.registry import parse_event
 from schemas.topics import CONFERENCES, DEADLETTER, Topic, agency_inbox
@@ -32,6 +31,7 @@ from services.common.deadletter import header_map
 from services.common.settings import Endpoints
 from services.conferences.domain.invitations import icpc_id, review_id
 from tests.conftest import Workers, wait_until
+from tests.conftest import read_topic as read_topic_records
 from tests.factories import da_notification, to_line
 from tests.unit.test_conferences_handler import SCENARIOS
 from tests.unit.test_conferences_lifecycle import (
@@ -53,25 +53,7 @@ pytestmark = pytest.mark.integration
 
 
 async def read_topic(bootstrap: str, topic: Topic) -> list[Any]:
-    """Every record currently on `topic`, read to the end of each partition."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[Any] = []
-        idle = 0
-        while idle < 3:
-            batch = await consumer.getmany(timeout_ms=300)
-            got = [r for rs in batch.values() for r in rs]
-            records.extend(got)
-            idle = 0 if got else idle + 1
-        return records
-    finally:
-        await consumer.stop()
+    return await read_topic_records(bootstrap, topic.name, topic.partitions)
 
 
 async def inbox(bootstrap: str, agency: str, children: Sequence[str]) -> list[dict[str, Any]]:

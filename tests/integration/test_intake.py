@@ -16,7 +16,6 @@ from pathlib import Path
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.registry import parse_event
 from schemas.topics import CASEWORK, CONTACTS, DEADLETTER
@@ -24,7 +23,7 @@ from services.cli.replay import publish_lines
 from services.common.deadletter import header_map
 from services.common.kafka import MAX_EVENT_BYTES, new_producer
 from services.common.settings import Endpoints
-from tests.conftest import Workers, wait_until
+from tests.conftest import Workers, read_topic, wait_until
 from tests.factories import contact, da_notification, to_line
 
 pytestmark = pytest.mark.integration
@@ -40,28 +39,6 @@ async def count_events(dsn: str, ids: Sequence[str]) -> int:
         )
     finally:
         await conn.close()
-
-
-async def read_topic(bootstrap: str, topic: str, partitions: int) -> list[object]:
-    """Every record currently on ``topic`` (reads to the high watermark of each partition)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[object] = []
-        idle = 0
-        while idle < 3:
-            batch = await consumer.getmany(timeout_ms=300)
-            got = [r for rs in batch.values() for r in rs]
-            records.extend(got)
-            idle = 0 if got else idle + 1
-        return records
-    finally:
-        await consumer.stop()
 
 
 def simulated_lines(tmp_path: Path, days: int, seed: int) -> list[bytes]:

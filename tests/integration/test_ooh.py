@@ -20,12 +20,11 @@ from uuid import UUID
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import CASEWORK, CRISIS, DEADLETTER
 from services.cli.replay import publish_lines
 from services.common.settings import Endpoints
-from tests.conftest import ROOT, Workers, wait_until
+from tests.conftest import ROOT, Workers, read_topic, wait_until
 from tests.factories import child_id, da_notification, envelope, to_line
 
 pytestmark = pytest.mark.integration
@@ -73,25 +72,8 @@ def duty_action(child: str, cause: str, at: datetime) -> dict[str, Any]:
 
 
 async def crisis_records(bootstrap: str, topic: str = CRISIS.name) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        partitions = CRISIS.partitions if topic == CRISIS.name else DEADLETTER.partitions
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[Any] = []
-        idle = 0
-        while idle < 3:
-            batch = await consumer.getmany(timeout_ms=300)
-            got = [r for rs in batch.values() for r in rs]
-            records.extend(got)
-            idle = 0 if got else idle + 1
-        return records
-    finally:
-        await consumer.stop()
+    partitions = CRISIS.partitions if topic == CRISIS.name else DEADLETTER.partitions
+    return await read_topic(bootstrap, topic, partitions)
 
 
 async def item_row(db: asyncpg.Connection, child: str) -> asyncpg.Record | None:

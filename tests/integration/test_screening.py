@@ -16,12 +16,11 @@ from uuid import UUID
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import CASEWORK, CONTACTS, CRISIS
 from services.cli.replay import publish_lines
 from services.common.settings import Endpoints
-from tests.conftest import Workers, wait_until
+from tests.conftest import Workers, read_topic, wait_until
 from tests.factories import contact, da_notification, envelope, to_line
 
 pytestmark = pytest.mark.integration
@@ -42,28 +41,6 @@ def running(workers: Workers) -> Workers:
     workers.start("intake")
     workers.start("screening")
     return workers
-
-
-async def read_topic(bootstrap: str, topic: str, partitions: int) -> list[Any]:
-    """Every record currently on ``topic``, read to each partition's end."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[Any] = []
-        idle = 0
-        while idle < 3:
-            batch = await consumer.getmany(timeout_ms=300)
-            got = [r for rs in batch.values() for r in rs]
-            records.extend(got)
-            idle = 0 if got else idle + 1
-        return records
-    finally:
-        await consumer.stop()
 
 
 async def caused_by(bootstrap: str, topic: str, partitions: int, event_id: str) -> list[Any]:
