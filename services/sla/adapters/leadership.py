@@ -22,7 +22,15 @@ log = structlog.get_logger(__name__)
 
 SCANNER_LOCK_ID = 0x736C_615F_7363_616E  # "sla_scan"
 WAKEUP_CHANNEL = "sla_wakeup"
-_FAILURES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# InternalClientError: a connection the server terminated while a listener or query was in
+# flight can be left mid-operation; that is a lost connection too, not a crash of the scanner.
+_FAILURES = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 class PostgresLeadership:
