@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from schemas.topics import DEADLETTER
+from services.common.publishing import OutRecord
+
 #: Exception messages are truncated: they may quote input, and headers must stay small.
 MAX_MESSAGE_CHARS = 1000
 
@@ -60,6 +63,10 @@ class DeadLetter:
             ("dlq.failed.at", self.failed_at.isoformat().encode()),
             *self.extra_headers,
         ]
+
+    def record(self) -> OutRecord:
+        """The record for ``frontdoor.deadletter``: original key and value, headers as above."""
+        return OutRecord(DEADLETTER.name, self.origin.key, self.origin.value, self.headers())
 
 
 def dead_letter_for(

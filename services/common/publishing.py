@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from aiokafka import AIOKafkaProducer
+if TYPE_CHECKING:  # OutRecord is shared by pure code; only the adapter below needs aiokafka
+    from aiokafka import AIOKafkaProducer
+
 
 
 @dataclass(frozen=True)

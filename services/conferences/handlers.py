@@ -30,7 +30,7 @@ import structlog
 from schemas.envelope import EventBase
 from schemas.events.conferences import ConferenceInvitationIssued
 from schemas.registry import UnknownEventType, parse_event
-from schemas.topics import CONFERENCES, DEADLETTER, agency_inbox
+from schemas.topics import CONFERENCES, agency_inbox
 from services.common.calendar import WorkingCalendar
 from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
 from services.common.publishing import OutRecord, Publisher
@@ -110,7 +110,7 @@ class _Batch:
         letter = dead_letter_for(
             origin, reason, exc, consumer_group=self.consumer_group, failed_at=self.failed_at
         )
-        self.dead.append(OutRecord(DEADLETTER.name, origin.key, origin.value, letter.headers()))
+        self.dead.append(letter.record())
         log.warning(
             "conference_event_deadlettered",
             reason=reason.value,

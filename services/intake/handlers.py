@@ -18,7 +18,6 @@ from uuid import UUID
 
 import structlog
 
-from schemas.topics import DEADLETTER
 from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
 from services.common.publishing import OutRecord, Publisher
 from services.intake.domain.decoding import Accepted, Rejected, decode
@@ -68,7 +67,7 @@ class IntakeHandler:
             letter = dead_letter_for(
                 origin, reason, exc, consumer_group=self.consumer_group, failed_at=now
             )
-            dead.append(OutRecord(DEADLETTER.name, origin.key, origin.value, letter.headers()))
+            dead.append(letter.record())
             log.warning(
                 "intake_event_deadlettered",
                 reason=reason.value,

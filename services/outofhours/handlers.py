@@ -32,7 +32,7 @@ from schemas.events.outofhours import (
     OohHandoverPublished,
 )
 from schemas.events.triage import CrisisRaised
-from schemas.topics import CRISIS, DEADLETTER
+from schemas.topics import CRISIS
 from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
 from services.common.publishing import OutRecord, Publisher
 from services.outofhours.decoding import Rejected, decode_wanted
@@ -142,7 +142,7 @@ class _Batch:
             consumer_group=self.consumer_group,
             failed_at=self.failed_at,
         )
-        self.dead.append(OutRecord(DEADLETTER.name, origin.key, origin.value, letter.headers()))
+        self.dead.append(letter.record())
         log.warning(
             "ooh_event_deadlettered",
             reason=rejected.reason.value,

@@ -29,7 +29,7 @@ from schemas.codes import TriagePriority
 from schemas.events.casework import ScreeningDecisionRecorded
 from schemas.events.contacts import PoliceDaNotification
 from schemas.events.triage import ScreeningTriaged
-from schemas.topics import CASEWORK, CRISIS, DEADLETTER
+from schemas.topics import CASEWORK, CRISIS
 from services.common.calendar import OfficeHours, WorkingCalendar
 from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
 from services.common.publishing import OutRecord, Publisher
@@ -172,7 +172,7 @@ class _Batch:
             consumer_group=self.consumer_group,
             failed_at=self.failed_at,
         )
-        self.dead.append(OutRecord(DEADLETTER.name, origin.key, origin.value, letter.headers()))
+        self.dead.append(letter.record())
         log.warning(
             "screening_event_deadlettered",
             reason=rejected.reason.value,

@@ -28,7 +28,6 @@ import structlog
 
 from schemas.envelope import EventBase
 from schemas.registry import UnknownEventType, parse_event
-from schemas.topics import DEADLETTER
 from services.common.calendar import WorkingCalendar
 from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
 from services.common.publishing import OutRecord, Publisher
@@ -138,7 +137,7 @@ class _Batch:
         letter = dead_letter_for(
             origin, reason, exc, consumer_group=self.consumer_group, failed_at=self.failed_at
         )
-        self.dead.append(OutRecord(DEADLETTER.name, origin.key, origin.value, letter.headers()))
+        self.dead.append(letter.record())
         log.warning(
             "sla_event_deadlettered",
             reason=reason.value,
