@@ -26,30 +26,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import harness
+
 from schemas.topics import CASEWORK, CRISIS, PARTNER_EVENTS
 from services.cli.replay import key_of
-from services.cli.stack import Infrastructure, initialise
 from services.common.embedded import stop_process
-from services.common.kafka import ensure_topics, new_producer
+from services.common.kafka import new_producer
 
 RELAY_TOPICS = ("bench.crisis.in", "bench.crisis.mid", "bench.crisis.out")
 
@@ -58,20 +57,10 @@ RELAY_TOPICS = ("bench.crisis.in", "bench.crisis.mid", "bench.crisis.out")
 
 
 def background_feed(n_events: int, seed: int) -> tuple[list[bytes], dict[str, float]]:
-    from services.simulate.cli import write_feed
-
-    lines: list[bytes] = []
-    days = 30
-    while len(lines) < n_events:
-        with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as f:
-            path = Path(f.name)
-        write_feed(path, days=days, seed=seed, start=date(2025, 1, 6), scale=10.0)
-        lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-        path.unlink()
-        days *= 2
+    lines, days = harness.generate_feed(n_events, seed)
     times = [datetime.fromisoformat(orjson.loads(x)["occurred_at"]) for x in lines]
     span = (max(times) - min(times)).total_seconds() or 1.0
-    real_time = {"feed_days": days // 2 if days > 30 else 30, "events_per_s": len(lines) / span}
+    real_time = {"feed_days": days, "events_per_s": len(lines) / span}
     return lines[:n_events], real_time
 
 
@@ -213,17 +202,8 @@ async def drive(
     try:
 
         async def run_background() -> None:
-            t0 = time.time()
-            pending = []
-            for i, line in enumerate(background):
-                delay = t0 + i / rate - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                pending.append(await producer.send(topic, line, key=key_of(line)))
-                if len(pending) >= 500:
-                    await asyncio.gather(*pending)
-                    pending.clear()
-            await asyncio.gather(*pending)
+            records = [harness.partner_record(line, topic) for line in background]
+            await harness.produce(bootstrap, records, rate=rate, producer=producer)
 
         async def run_probes() -> None:
             t0 = time.time()
@@ -254,45 +234,7 @@ async def wait_for(ids: set[str], seen: dict[str, float], within: float) -> None
         await asyncio.sleep(0.05)
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-
-    def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-    return {
-        "p50_ms": round(at(0.50) * 1000, 1),
-        "p90_ms": round(at(0.90) * 1000, 1),
-        "p99_ms": round(at(0.99) * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
-
-
 # ── the yardstick: a raw two-hop relay ───────────────────────────────────────────────────────
-
-
-async def relay(bootstrap: str, source: str, target: str, stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
-    await consumer.start()
-    await producer.start()
-    tps = [TopicPartition(source, p) for p in range(8)]
-    consumer.assign(tps)
-    await consumer.seek_to_end(*tps)
-    try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=50, max_records=1000)
-            futures = [
-                await producer.send(target, r.value, key=r.key, headers=r.headers or None)
-                for records in batch.values()
-                for r in records
-            ]
-            await asyncio.gather(*futures)
-    finally:
-        await consumer.stop()
-        await producer.stop()
 
 
 def relay_match(record: Any) -> str | None:
@@ -303,12 +245,13 @@ def relay_match(record: Any) -> str | None:
 
 
 async def yardstick(bootstrap: str, background: list[bytes], args: argparse.Namespace) -> Any:
-    await ensure_topics(bootstrap, [(t, 8) for t in RELAY_TOPICS])
-    stop = asyncio.Event()
+    # a raw two-hop relay: assigned partitions read from their end, no group, no database
     relays = [
-        asyncio.create_task(relay(bootstrap, RELAY_TOPICS[0], RELAY_TOPICS[1], stop)),
-        asyncio.create_task(relay(bootstrap, RELAY_TOPICS[1], RELAY_TOPICS[2], stop)),
+        harness.PassThrough(bootstrap, RELAY_TOPICS[0], RELAY_TOPICS[1]),
+        harness.PassThrough(bootstrap, RELAY_TOPICS[1], RELAY_TOPICS[2]),
     ]
+    for hop in relays:
+        await hop.start()
     arrivals = Arrivals(bootstrap, {RELAY_TOPICS[2]: 8}, relay_match, RELAY_TOPICS[2])
     await arrivals.start()
     # warm up: both relay groups joined and passing records
@@ -326,29 +269,13 @@ async def yardstick(bootstrap: str, background: list[bytes], args: argparse.Name
         )
         await wait_for(set(sent), arrivals.arrived, within=120)
     finally:
-        stop.set()  # each relay leaves its loop within one poll and closes its clients
         await arrivals.stop()
-        await asyncio.gather(*relays, return_exceptions=True)
-    return percentiles([arrivals.arrived[i] - t for i, t in sent.items()])
+        for hop in relays:
+            await hop.stop()
+    return harness.percentiles([arrivals.arrived[i] - t for i, t in sent.items()])
 
 
 # ── the run ──────────────────────────────────────────────────────────────────────────────────
-
-
-def start_worker(name: str, bootstrap: str, dsn: str, log_dir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "DATABASE_URL": dsn,
-        "FRONTDOOR_LOG_FORMAT": "json",
-        "FRONTDOOR_LOG_LEVEL": "WARNING",
-        "FRONTDOOR_FAUST_DATADIR": str(log_dir / f"faust-{name}"),
-    }
-    with (log_dir / f"{name}.log").open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "worker", name],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-        )  # fmt: skip
 
 
 async def warm_up(bootstrap: str, arrivals: Arrivals) -> None:
@@ -373,15 +300,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     n_background = int(args.rate * (args.probes / args.probe_rate + 5))
     background, real_time = background_feed(n_background, args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        infra = Infrastructure.start(Path(tmp))
+    async with harness.fresh_stack() as (infra, tmp):
+        bootstrap, dsn = infra.endpoints.bootstrap_servers, infra.endpoints.database_url
+        raw = await yardstick(bootstrap, background, args)
         procs: list[subprocess.Popen[bytes]] = []
         try:
-            await initialise(infra.endpoints)
-            bootstrap, dsn = infra.endpoints.bootstrap_servers, infra.endpoints.database_url
-            raw = await yardstick(bootstrap, background, args)
             procs = [
-                start_worker(n, bootstrap, dsn, Path(tmp))
+                harness.start_worker(n, bootstrap, dsn, tmp)
                 for n in ("intake", "screening", "outofhours")
             ]
             arrivals = Arrivals(
@@ -405,7 +330,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             for proc in procs:
                 stop_process(proc)
-            infra.stop()
 
     def created(topic: str, i: str) -> float:
         return arrivals.created[(topic, i)]
@@ -420,19 +344,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "probes": len(sent),
         "probe_event": "police.protection_started (always a crisis)",
-        "latency_to_crisis_consumer": percentiles(to_crisis),
-        "intake_hop_publish_to_casework": percentiles(
+        "latency_to_crisis_consumer": harness.percentiles(to_crisis),
+        "intake_hop_publish_to_casework": harness.percentiles(
             [max(0.0, created(CASEWORK.name, i) - t) for i, t in sent.items()]
         ),
-        "outofhours_hop_casework_to_crisis_sent": percentiles(
+        "outofhours_hop_casework_to_crisis_sent": harness.percentiles(
             [max(0.0, created(CRISIS.name, i) - created(CASEWORK.name, i)) for i in sent]
         ),
-        "latency_to_watch_view_via_notify": percentiles(
+        "latency_to_watch_view_via_notify": harness.percentiles(
             [watcher.seen[i] - t for i, t in sent.items()]
         ),
         "yardstick_raw_aiokafka_two_hop_relay": raw,
         "ratio_p99_to_yardstick": round(
-            percentiles(to_crisis)["p99_ms"] / max(raw["p99_ms"], 0.1), 2
+            harness.percentiles(to_crisis)["p99_ms"] / max(raw["p99_ms"], 0.1), 2
         ),
         "target_p99_ms": 500,
         "machine": {
@@ -453,10 +377,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    print(json.dumps(result, indent=2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "crisis_latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    harness.save_result("crisis_latency", result)
 
 
 if __name__ == "__main__":

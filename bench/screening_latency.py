@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +42,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from schemas.topics import CASEWORK, CONTACTS, PARTNER_EVENTS
-from services.cli.replay import key_of, publish_lines
-from services.cli.stack import Infrastructure, initialise
+import harness
+
+from schemas.topics import CASEWORK, CONTACTS
+from services.cli.replay import publish_lines
 from services.common.embedded import stop_process
-from services.common.kafka import ensure_topics, new_producer
 
 CONTACT_TYPES = {"contact.received", "police.da_notification"}
 
@@ -58,18 +56,9 @@ CONTACT_TYPES = {"contact.received", "police.da_notification"}
 
 def simulated_feed(n_events: int, seed: int) -> tuple[list[bytes], str]:
     try:
-        from services.simulate.cli import write_feed
+        lines = harness.generate_feed(n_events, seed)[0]
     except ImportError:
         return factory_feed(n_events), "tests.factories (services.simulate missing)"
-    lines: list[bytes] = []
-    days = 30
-    while len(lines) < n_events:
-        with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as f:
-            path = Path(f.name)
-        write_feed(path, days=days, seed=seed, start=date(2025, 1, 6), scale=10.0)
-        lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-        path.unlink()
-        days *= 2
     return lines[:n_events], f"services.simulate scale=10.0 seed={seed}"
 
 
@@ -162,43 +151,15 @@ class Arrivals:
 
 async def publish(bootstrap: str, lines: list[bytes], rate: float | None) -> dict[str, float]:
     """Publish in order (paced at ``rate`` events/s, or flat out); contact id → publish time."""
-    producer = new_producer(bootstrap, linger_ms=0 if rate else 5)
-    await producer.start()
+    times = await harness.produce(
+        bootstrap, [harness.partner_record(line) for line in lines], rate=rate
+    )
     sent: dict[str, float] = {}
-    pending = []
-    try:
-        t0 = time.time()
-        for i, line in enumerate(lines):
-            if rate:
-                delay = t0 + i / rate - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            event = orjson.loads(line)
-            stamp = time.time()
-            pending.append(await producer.send(PARTNER_EVENTS.name, line, key=key_of(line)))
-            if event["event_type"] in CONTACT_TYPES:
-                sent[event["event_id"]] = stamp
-            if len(pending) >= 2000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    for line, stamp in zip(lines, times, strict=True):
+        event = orjson.loads(line)
+        if event["event_type"] in CONTACT_TYPES:
+            sent[event["event_id"]] = stamp
     return sent
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-
-    def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-    return {
-        "p50_ms": round(at(0.50) * 1000, 1),
-        "p90_ms": round(at(0.90) * 1000, 1),
-        "p99_ms": round(at(0.99) * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
 
 
 def phase_result(sent: dict[str, float], arrivals: Arrivals) -> dict[str, Any]:
@@ -211,65 +172,21 @@ def phase_result(sent: dict[str, float], arrivals: Arrivals) -> dict[str, Any]:
         "contacts": len(sent),
         "elapsed_s": round(last - first, 2),
         "contacts_per_s": round(len(sent) / (last - first), 1),
-        "latency_to_arrival": percentiles(to_arrival),
-        "latency_to_triage_sent": percentiles(to_emit),
-        "intake_hop_publish_to_contacts_topic": percentiles(intake_hop),
-        "screening_hop_contacts_topic_to_triage_sent": percentiles(screening_hop),
+        "latency_to_arrival": harness.percentiles(to_arrival),
+        "latency_to_triage_sent": harness.percentiles(to_emit),
+        "intake_hop_publish_to_contacts_topic": harness.percentiles(intake_hop),
+        "screening_hop_contacts_topic_to_triage_sent": harness.percentiles(screening_hop),
     }
 
 
 async def yardstick(bootstrap: str, lines: list[bytes]) -> float:
     """A raw aiokafka consume → produce of the same records (no parsing, no database)."""
-    topic, out_topic = "bench.screening.yardstick", "bench.screening.yardstick.out"
-    await ensure_topics(bootstrap, [(topic, 8), (out_topic, 8)])
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id="bench-screening-yardstick",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    return await harness.yardstick_burst(
+        bootstrap, [harness.partner_record(line) for line in lines], "screening"
     )
-    await consumer.start()
-    producer = new_producer(bootstrap)
-    await producer.start()
-    t0 = time.perf_counter()
-    await publish_lines(bootstrap, lines, topic=topic)
-    seen = 0
-    while seen < len(lines):
-        batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-        futures = []
-        for records in batch.values():
-            for r in records:
-                futures.append(await producer.send(out_topic, r.value, key=r.key))
-            seen += len(records)
-        await asyncio.gather(*futures)
-        await consumer.commit()
-    elapsed = time.perf_counter() - t0
-    await consumer.stop()
-    await producer.stop()
-    return len(lines) / elapsed
 
 
 # ── the run ──────────────────────────────────────────────────────────────────────────────────
-
-
-def start_worker(name: str, bootstrap: str, dsn: str, log_dir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "DATABASE_URL": dsn,
-        "FRONTDOOR_LOG_FORMAT": "json",
-        "FRONTDOOR_LOG_LEVEL": "WARNING",
-        "FRONTDOOR_FAUST_DATADIR": str(log_dir / f"faust-{name}"),
-    }
-    with (log_dir / f"{name}.log").open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "worker", name],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
 
 
 async def warm_up(bootstrap: str, dsn: str) -> None:
@@ -303,15 +220,12 @@ async def run(
     paced = [lines[i * n_paced : (i + 1) * n_paced] for i in range(len(rates))]
     burst = lines[n_paced * len(rates) :]
     sent_paced: list[dict[str, float]] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        tmp = workdir or scratch
-        infra = Infrastructure.start(Path(tmp))
+    async with harness.fresh_stack(workdir) as (infra, tmp):
+        bootstrap, dsn = infra.endpoints.bootstrap_servers, infra.endpoints.database_url
+        raw = await yardstick(bootstrap, burst)
         procs: list[subprocess.Popen[bytes]] = []
         try:
-            await initialise(infra.endpoints)
-            bootstrap, dsn = infra.endpoints.bootstrap_servers, infra.endpoints.database_url
-            raw = await yardstick(bootstrap, burst)
-            procs = [start_worker(n, bootstrap, dsn, Path(tmp)) for n in ("intake", "screening")]
+            procs = [harness.start_worker(n, bootstrap, dsn, tmp) for n in ("intake", "screening")]
             await warm_up(bootstrap, dsn)
             arrivals = Arrivals(bootstrap)
             await arrivals.start()
@@ -327,7 +241,6 @@ async def run(
         finally:
             for proc in procs:
                 stop_process(proc)
-            infra.stop()
     burst_result = phase_result(sent_burst, arrivals)
     burst_rate = len(burst) / burst_result["elapsed_s"]
     return {
@@ -369,10 +282,7 @@ def main() -> None:
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     result = asyncio.run(run(rates, args.paced, args.burst, args.seed, args.workdir))
-    print(json.dumps(result, indent=2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "screening_latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    harness.save_result("screening_latency", result)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import harness
+
 from schemas.topics import SLA
 from services.cli.stack import Infrastructure, initialise
 from services.common.embedded import stop_process
@@ -242,41 +244,6 @@ async def collect(
     return seen
 
 
-def cpu_seconds(pids: set[int]) -> float:
-    """User + system CPU seconds of these processes so far."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids(pgdata: Path) -> set[int]:
-    """The postmaster of this run's database and its backends."""
-    master = int((pgdata / "postmaster.pid").read_text().split()[0])
-    pids = {master}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master:
-                pids.add(int(entry.name))
-    return pids
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def run(
     n: int, spread: float, late: int, seed: int, lead: float, background: int
 ) -> dict[str, object]:
@@ -311,17 +278,20 @@ async def run(
                 )
             await wait_for_leader(dsn)
             pgdata = Path(tmp) / "pgdata"
-            cpu_before = (cpu_seconds({worker.pid}), cpu_seconds(postgres_pids(pgdata)))
+            cpu_before = (
+                harness.cpu_seconds({worker.pid}),
+                harness.cpu_seconds(harness.postgres_pids(pgdata)),
+            )
             window_start = time.perf_counter()
             headroom = (first_due - datetime.now(UTC)).total_seconds()
             collecting = asyncio.create_task(collect(bootstrap, n + late, headroom + spread + 120))
             await asyncio.sleep(max(0.0, headroom))
             due.update(await insert_late(dsn, late, spread, seed))
-            rss = rss_mb(worker.pid)
+            rss = harness.rss_mb(worker.pid)
             seen = await collecting
             window_s = time.perf_counter() - window_start
-            worker_cpu = cpu_seconds({worker.pid}) - cpu_before[0]
-            postgres_cpu = cpu_seconds(postgres_pids(pgdata)) - cpu_before[1]
+            worker_cpu = harness.cpu_seconds({worker.pid}) - cpu_before[0]
+            postgres_cpu = harness.cpu_seconds(harness.postgres_pids(pgdata)) - cpu_before[1]
             log_tail = (Path(tmp) / "sla.log").read_text()[-2000:]
         finally:
             if worker is not None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from schemas.envelope import SAFE_ID_PATTERN, EventBase
 from schemas.registry import EVENT_MODELS, INBOUND_TYPES, event_key, latest_version
+from schemas.text import RULE as TEXT_RULE
 from schemas.topics import ALL_TOPICS, DLQ_HEADERS, KEY_DESCRIPTION, PARTNER_EVENTS, Topic
 
 SCHEMA_BASE_URI = "https://frontdoor.example/schemas"
@@ -51,6 +52,7 @@ def event_schema(model: type[EventBase]) -> dict[str, Any]:
     superseded = version < latest_version(event_type)
     description = f"{_summary(model)} ({direction}"
     description += "; superseded, upcast on read)" if superseded else ")"
+    description += f". {TEXT_RULE}"
     schema.update(
         {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -146,7 +148,8 @@ def asyncapi_document() -> dict[str, Any]:
             "description": (
                 "Events of a children's services front door (MASH). Every message is one JSON "
                 "event envelope; the Kafka key is the child's id. Partners publish to "
-                "partner.events and may only publish events whose source.agency is their own."
+                "partner.events and may only publish events whose source.agency is their own. "
+                f"{TEXT_RULE}"
             ),
         },
         "defaultContentType": "application/json",

@@ -5,8 +5,10 @@ import, upcasts an old version to the latest registered one (see ``schemas.upcas
 validates with ``model_validate``. Errors: ``UnknownEventType`` (a ``ValueError``) when the pair is
 not registered — including a missing or non-string ``event_type``, a missing or non-integer
 ``schema_version``, or input that is not a mapping — and ``pydantic.ValidationError`` when the
-event breaks its model. ``parse_event_json`` adds JSON decoding: bytes that are not JSON raise
-``orjson.JSONDecodeError`` (a ``ValueError`` subclass); JSON that is not an object raises
+event breaks its model, or when its ``event_type`` breaks the text rule (``schemas.text``: an
+``event_type`` holding NUL is refused as such, not as an unknown type). ``parse_event_json`` adds
+JSON decoding: bytes that are not JSON raise ``orjson.JSONDecodeError`` (a ``ValueError``
+subclass; orjson also refuses an unpaired surrogate escape); JSON that is not an object raises
 ``UnknownEventType``. The registry checks at import that every superseded version has an upcaster
 chain to the latest, so a missing upcaster fails at start-up, not on the first old record.
 """
@@ -19,8 +21,9 @@ from typing import Any, get_args
 
 import orjson
 
-from schemas.envelope import EventBase
+from schemas.envelope import EventBase, text_rule_error
 from schemas.events import INBOUND_MODELS, OUTBOUND_MODELS
+from schemas.text import find_violations
 from schemas.upcasting import UPCASTERS, Upcaster
 
 __all__ = [
@@ -145,6 +148,8 @@ def parse_event(data: Mapping[str, Any]) -> EventBase:
                 current = fn(current)
                 current["schema_version"] = from_version + 1
             return target.model_validate(current)
+    if isinstance(event_type, str) and (bad := find_violations({"event_type": event_type})):
+        raise text_rule_error("EventBase", bad)
     raise UnknownEventType(event_type, version)
 
 

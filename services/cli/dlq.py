@@ -1,39 +1,74 @@
-"""``frontdoor dlq``: list dead letters and re-submit them to their original topic."""
+"""``frontdoor dlq``: list dead letters and re-send them to their original topic after a fix.
+
+A thin translator over the dead-letter service: ``list`` reads the ``deadletters`` table;
+``replay`` runs the service's replay use case (``services.deadletter.handlers.replay_letters``)
+over its PostgreSQL and Kafka adapters. A refused replay — an unknown reason or id, a letter
+already replayed, a letter that would loop back onto ``frontdoor.deadletter`` — is one line on
+stderr and exit code 2; an unreachable database or broker is one line and exit code 1. Never a
+traceback.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn
 
 import asyncpg
 import orjson
+import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli.replay import key_of
-from services.common.kafka import new_producer
+from services.common.db import create_pool
+from services.common.failures import is_infrastructure
+from services.common.ledger import PostgresLedger
 from services.common.settings import Endpoints
-from services.deadletter.adapters.postgres import list_deadletters, mark_replayed
+from services.deadletter.adapters.kafka import KafkaResender
+from services.deadletter.adapters.postgres import PostgresReplayBook, list_letters
+from services.deadletter.config import CONSUMER
+from services.deadletter.domain.letters import shown
+from services.deadletter.domain.replay import ReplayRefusedError, check_reason
+from services.deadletter.handlers import replay_letters
+
+
+def _fail(command: str, message: str, code: int) -> NoReturn:
+    typer.secho(f"frontdoor dlq {command}: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+@asynccontextmanager
+async def _translated(command: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except ReplayRefusedError as exc:
+        _fail(command, str(exc), 2)
+    except Exception as exc:
+        if not is_infrastructure(exc):
+            raise
+        _fail(command, f"cannot reach the database or the broker ({type(exc).__name__})", 1)
 
 
 def _display(row: dict[str, Any]) -> dict[str, Any]:
     value: bytes | None = row.pop("record_value")
     key: bytes | None = row.pop("record_key")
     headers = row.pop("record_headers")
-    row["key"] = key.decode("utf-8", "replace") if key else None
+    row["letter_id"] = str(row["letter_id"]) if row["letter_id"] is not None else None
+    row["key"] = shown(key) if key is not None else None
     row["value_bytes"] = len(value) if value else 0
-    row["headers"] = orjson.loads(headers) if isinstance(headers, str) else headers
+    row["headers"] = orjson.loads(headers) if isinstance(headers, str | bytes) else headers
     return row
 
 
 async def fetch_deadletters(
     endpoints: Endpoints, include_replayed: bool, limit: int
 ) -> list[dict[str, Any]]:
-    conn = await asyncpg.connect(endpoints.database_url)
-    try:
-        rows = await list_deadletters(conn, include_replayed=include_replayed, limit=limit)
-    finally:
-        await conn.close()
+    async with _translated("list"):
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            rows = await list_letters(conn, include_replayed=include_replayed, limit=limit)
+        finally:
+            await conn.close()
     return [_display(r) for r in rows]
 
 
@@ -55,23 +90,16 @@ def print_deadletters(rows: Sequence[dict[str, Any]]) -> None:
 async def replay_deadletters(
     endpoints: Endpoints, ids: Sequence[int] | None, reason: str | None
 ) -> int:
-    conn = await asyncpg.connect(endpoints.database_url)
-    producer = new_producer(endpoints.bootstrap_servers)
-    await producer.start()
-    try:
-        rows = await conn.fetch(
-            """SELECT id, original_topic, record_key, record_value FROM deadletters
-               WHERE replayed_at IS NULL AND ($1::bigint[] IS NULL OR id = ANY($1))
-                 AND ($2::text IS NULL OR reason = $2) ORDER BY id""",
-            list(ids) if ids else None,
-            reason,
-        )
-        for r in rows:
-            value = r["record_value"]
-            key = r["record_key"] or (key_of(value) if value else None)
-            await producer.send_and_wait(r["original_topic"], value, key=key)
-        await mark_replayed(conn, [r["id"] for r in rows])
-        return len(rows)
-    finally:
-        await producer.stop()
-        await conn.close()
+    """Re-send the chosen letters; a refusal exits with code 2 (see the module docstring)."""
+    async with _translated("replay"):
+        check_reason(reason)  # a usage error needs no database
+        pool = await create_pool(endpoints.database_url, max_size=2)
+        try:
+            return await replay_letters(
+                PostgresReplayBook(PostgresLedger(pool), consumer=CONSUMER),
+                KafkaResender(endpoints.bootstrap_servers),
+                ids=ids,
+                reason=reason,
+            )
+        finally:
+            await pool.close()

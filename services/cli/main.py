@@ -68,27 +68,38 @@ def dev(
     """Run everything on the embedded default: broker, database, workers, demo feed."""
     from services.cli.registry import SERVICES
     from services.cli.stack import Infrastructure
-    from services.cli.supervisor import Child, Supervisor, worker_argv
+    from services.cli.supervisor import Child, DevStartError, Supervisor, preflight, worker_argv
     from services.common.embedded import project_data_dir
 
     configure_logging()
     directory = (data_dir or project_data_dir()).resolve()
-    infra = Infrastructure.start(directory)
-    try:
-        infra.initialise()
-    except BaseException:
-        infra.stop()
-        raise
     children = [Child(s.name, worker_argv(s.name)) for s in SERVICES]
     if demo:
         children.append(
             Child("demo-feed", [sys.executable, "-m", "services.cli.main", "demo-feed"])
         )
-    typer.echo(
-        f"frontdoor dev: broker {infra.endpoints.bootstrap_servers}, database "
-        f"{infra.endpoints.database_url}\n  logs in {directory / 'logs'}; Ctrl-C stops everything"
-    )
-    raise typer.Exit(Supervisor(infra, children).run())
+    try:
+        preflight(directory, children)
+    except DevStartError as exc:
+        typer.secho(f"frontdoor dev: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    infra = Infrastructure.start(directory)
+    supervisor = Supervisor(infra, children)
+    try:
+        supervisor.record()
+        infra.initialise()
+    except BaseException:
+        supervisor.shutdown()
+        raise
+
+    def announce() -> None:
+        typer.echo(
+            f"frontdoor dev: broker {infra.endpoints.bootstrap_servers}, database "
+            f"{infra.endpoints.database_url}\n  logs in {directory / 'logs'}; "
+            "Ctrl-C stops everything"
+        )
+
+    raise typer.Exit(supervisor.run(on_ready=announce))
 
 
 @app.command()
@@ -110,7 +121,6 @@ def worker(
     """Run one service's stream worker in this process until SIGTERM/Ctrl-C."""
     from services.cli.registry import service
     from services.common.health import serve_health_from_env
-    from services.common.streaming import run_worker
 
     configure_logging()
     try:
@@ -122,10 +132,7 @@ def worker(
     endpoints = _endpoints(bootstrap, database)
     if name not in ("ops", "ingress"):  # the web services answer /healthz themselves
         serve_health_from_env()
-    if hasattr(module, "run"):
-        module.run(endpoints)  # services with their own runtime choice (intake, ingress)
-    else:
-        run_worker(module.build_app(endpoints))
+    module.run(endpoints)  # every bootstrap: its declaration on the configured runtime
 
 
 @app.command()

@@ -108,8 +108,8 @@ def watch(
     ] = None,
 ) -> None:
     """The live crisis watch: newest and most urgent first; a = acknowledge, r = record action."""
-    from services.outofhours.adapters.watch_feed import WatchFeed
-    from services.outofhours.watch import WatchApp
+    from services.outofhours.adapters.watch_feed import PostgresWatchFeed
+    from services.outofhours.adapters.watch_view import WatchApp
 
     # a log line written under a full-screen view would tear it: only the view speaks
     configure_logging(level="CRITICAL")
@@ -120,7 +120,7 @@ def watch(
     fixed = _night(night, calendar, settings)
     endpoints = _endpoints(bootstrap, database)
     app = WatchApp(
-        WatchFeed(endpoints, clock=_now),
+        PostgresWatchFeed(endpoints, clock=_now),
         shift_of=lambda moment: shift_for(moment, calendar, office),
         worker=worker or getpass.getuser(),
         clock=_now,
@@ -244,9 +244,8 @@ def handover(
     ] = True,
 ) -> None:
     """Every item and action of the night, most urgent first, with the reasons for decisions."""
-    from services.outofhours.adapters.night import PostgresNightReader
     from services.outofhours.bootstrap import open_ports
-    from services.outofhours.handover import publish_handover
+    from services.outofhours.handlers import publish_handover
 
     configure_logging()
     settings = OohSettings()
@@ -259,9 +258,9 @@ def handover(
     receiving = team or settings.day_team
 
     async def run() -> Any:
-        async with open_ports(endpoints) as (pool, publisher):
+        async with open_ports(endpoints) as ports:
             return await publish_handover(
-                PostgresNightReader(pool), publisher, shift, team=receiving, at=now, publish=publish
+                ports.reader, ports.announcements, shift, team=receiving, at=now, publish=publish
             )
 
     report = asyncio.run(run())
@@ -291,9 +290,8 @@ def ack(
     as_json: JsonOut = False,
 ) -> None:
     """The day team acknowledges the night's handover (meets its 09:00 clock)."""
-    from services.outofhours.adapters.night import PostgresNightReader
     from services.outofhours.bootstrap import open_ports
-    from services.outofhours.handover import NoHandoverError, acknowledge_handover
+    from services.outofhours.handlers import NoHandoverError, acknowledge_handover
 
     configure_logging()
     settings = OohSettings()
@@ -305,10 +303,10 @@ def ack(
     endpoints = _endpoints(bootstrap, database)
 
     async def run() -> Any:
-        async with open_ports(endpoints) as (pool, publisher):
+        async with open_ports(endpoints) as ports:
             return await acknowledge_handover(
-                PostgresNightReader(pool),
-                publisher,
+                ports.reader,
+                ports.announcements,
                 shift,
                 team=team,
                 worker=worker or getpass.getuser(),

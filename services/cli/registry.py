@@ -58,7 +58,9 @@ def service(name: str) -> ServiceSpec:
 
 
 def migration_dirs() -> list[Path]:
-    """Workers' migrations in start order, then any other service's (e.g. returns' indexes)."""
-    ordered = [s.migrations for s in SERVICES if s.migrations.is_dir()]
+    """The pipeline's tables, then workers' migrations in start order, then any other service's
+    (e.g. returns' indexes)."""
+    common = SERVICES_ROOT / "common" / "migrations"  # the pipeline's ledger and outbox first
+    ordered = [common, *(s.migrations for s in SERVICES if s.migrations.is_dir())]
     others = sorted(p for p in SERVICES_ROOT.glob("*/migrations") if p not in ordered)
     return ordered + others

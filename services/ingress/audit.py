@@ -2,16 +2,16 @@
 
 An entry says who (agency and credential id — the id the caller claimed, for a failed
 authentication), from where (client address), when, what was answered (status, outcome, problem
-code) and which event ids were accepted, rejected or left unconfirmed (sent to the broker but not
-acknowledged) — never a payload, so the table holds no personal data. ``AuditDraft`` collects those
-facts while a request is handled; ``AuditLog`` is the port the PostgreSQL adapter implements.
+code) and which event ids were accepted, rejected or left unconfirmed (they passed the checks but
+could not be stored, so they were not confirmed) — never a payload, so the table holds no personal
+data. ``AuditDraft`` collects those facts while a request is handled; ``ports.AuditTrail`` is
+where the entry goes (with the accepted events, in one transaction).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 from uuid import UUID
 
 from services.ingress.domain.submission import EventRejected
@@ -38,10 +38,6 @@ class AuditEntry:
     events_rejected: int = 0
     body_bytes: int = 0
     duration_ms: float = 0.0
-
-
-class AuditLog(Protocol):
-    async def record(self, entry: AuditEntry) -> None: ...
 
 
 @dataclass

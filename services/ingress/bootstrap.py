@@ -1,25 +1,33 @@
 """Composition root of partner ingress: the only place that wires its adapters.
 
-``build_api`` gives the FastAPI app whose lifespan applies the ingress migrations, opens the
-PostgreSQL pool and an acks=all producer, and builds the handler; ``run`` serves it with uvicorn
-until SIGTERM/SIGINT (``frontdoor worker ingress``). The uvicorn access log is off: the handler
-writes one canonical line per request, without personal data, and the audit table keeps the rest.
+``build_api`` gives the FastAPI app whose lifespan applies the migrations (the common pipeline's
+ledger and outbox, then ingress's own), opens the PostgreSQL pool, the pipeline's ledger and an
+acks=all producer behind the outbox relay, builds the handler and starts two background tasks:
+the outbox sweeper (``Relay.sweep_forever``: whatever a relay after a commit did not send — the
+broker away, this process killed — is sent again, and again, until the broker has it) and the
+audit retention (``retention.py``). ``run`` serves it with uvicorn until SIGTERM/SIGINT
+(``frontdoor worker ingress``). The uvicorn access log is off: the handler writes one canonical
+line per request, without personal data, and the audit table keeps the rest.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
 from services.common.db import create_pool, migrate
 from services.common.kafka import new_producer
-from services.common.publishing import KafkaPublisher
+from services.common.ledger import PostgresLedger
+from services.common.outbox import KafkaSender, Relay
 from services.common.settings import Endpoints
 from services.ingress.adapters.postgres import PostgresAuditLog, PostgresCredentialStore
 from services.ingress.api import create_app
@@ -27,8 +35,15 @@ from services.ingress.auth import Authenticator
 from services.ingress.config import IngressSettings
 from services.ingress.domain.ratelimit import RateLimiter
 from services.ingress.handlers import IngressHandler, Limits
+from services.ingress.retention import AuditRetention
+
+log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+PIPELINE_MIGRATIONS = Path(__file__).resolve().parents[1] / "common" / "migrations"
+"""The outbox table ingress writes to (also applied by ``frontdoor init``; ids are shared)."""
+SHUTDOWN_GRACE_SECONDS = 5.0
+RESTART_DELAY_SECONDS = 5.0
 
 
 def _now() -> datetime:
@@ -41,24 +56,29 @@ def build_api(endpoints: Endpoints, settings: IngressSettings | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await migrate(endpoints.database_url, [MIGRATIONS])
+        await migrate(endpoints.database_url, [PIPELINE_MIGRATIONS, MIGRATIONS])
         pool = await create_pool(endpoints.database_url, max_size=settings.pool_size)
         producer = new_producer(
             endpoints.bootstrap_servers,
             request_timeout_ms=int(settings.publish_timeout_seconds * 1000),
         )
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        handler: IngressHandler | None = None
         try:
             await producer.start()
-            credentials = PostgresCredentialStore(pool)
-            app.state.handler = IngressHandler(
+            ledger = PostgresLedger(pool)
+            relay = Relay(ledger, KafkaSender(producer))
+            audit = PostgresAuditLog(pool, ledger)
+            handler = IngressHandler(
                 authenticator=Authenticator(
-                    credentials,
+                    PostgresCredentialStore(pool),
                     ttl_seconds=settings.auth_cache_ttl_seconds,
                     clock=_now,
                     monotonic=time.monotonic,
                 ),
-                publisher=KafkaPublisher(producer),
-                audit=PostgresAuditLog(pool),
+                audit=audit,
+                relay=relay,
                 limiter=RateLimiter(rate=settings.rate_per_second, burst=settings.burst),
                 roles=roles,
                 limits=Limits(
@@ -70,13 +90,57 @@ def build_api(endpoints: Endpoints, settings: IngressSettings | None = None) -> 
                 clock=_now,
                 monotonic=time.monotonic,
             )
+            retention = AuditRetention(
+                audit,
+                days=settings.audit_retention_days,
+                clock=_now,
+                interval=settings.audit_retention_interval_seconds,
+                batch=settings.audit_retention_batch,
+            )
+            tasks = [
+                asyncio.ensure_future(
+                    _keep_running("ingress_outbox_sweeper", relay.sweep_forever, stop)
+                ),
+                asyncio.ensure_future(
+                    _keep_running("ingress_audit_retention", retention.run, stop)
+                ),
+            ]
+            app.state.handler = handler
             yield
         finally:
             app.state.handler = None
-            await producer.stop()
+            stop.set()  # no new sweep or purge; what the relays leave, the next process sends
+            if handler is not None:
+                await handler.drain(SHUTDOWN_GRACE_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*tasks, return_exceptions=True), SHUTDOWN_GRACE_SECONDS
+                )
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):  # the broker may be gone: the outbox has it all
+                await asyncio.wait_for(producer.stop(), SHUTDOWN_GRACE_SECONDS)
             await pool.close()
 
     return create_app(settings, lifespan=lifespan)
+
+
+async def _keep_running(
+    name: str, task: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """Run a background task until ``stop``; if it fails, log it and start it again."""
+    while not stop.is_set():
+        try:
+            await task(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error(  # noqa: TRY400 - no traceback: driver messages can quote values
+                "ingress_task_failed", task=name, error_class=type(exc).__name__
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RESTART_DELAY_SECONDS)
 
 
 def run(endpoints: Endpoints, host: str | None = None, port: int | None = None) -> None:

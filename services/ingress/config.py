@@ -5,6 +5,16 @@ events, each event at most the intake limit (``FRONTDOOR_MAX_EVENT_BYTES``), 100
 agency with bursts of 1,000, and verified keys remembered for 30 seconds — so a revoked key stops
 working within 30 seconds on every replica (set ``AUTH_CACHE_TTL_SECONDS=0`` to check the database
 on every request, at the cost of one argon2 verification per request).
+
+``ingress_audit`` keeps each row for ``AUDIT_RETENTION_DAYS`` (default 400) and the retention task
+deletes older rows every ``AUDIT_RETENTION_INTERVAL_SECONDS`` (default hourly). Why 400: the
+audit trail is the evidence of who submitted what, and inspectors ask for up to a year of it (the
+Ofsted Annex A lists count referrals, section 47 enquiries and conferences "in the last 12
+months"; the CIN census covers a year); 400 days is that year plus five weeks for the inspection's
+notice and for questions raised after it. The rows hold no payloads, but client addresses and
+credential ids are still not kept forever. The setting cannot go below 366 days, and the database
+refuses to delete a younger row whatever the setting says (``migrations/002_audit_retention.sql``).
+The outbox rows ingress writes belong to the common pipeline and its retention.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from services.ingress.domain.roles import RoleTable, parse_role_table
 
 DEFAULT_ROLES_FILE = Path(__file__).resolve().parent / "roles.toml"
 MIB = 1024 * 1024
+MIN_AUDIT_RETENTION_DAYS = 366
+"""A year of evidence, whatever the configuration (the same floor is in the trigger's SQL)."""
 
 
 class IngressSettings(BaseSettings):
@@ -33,9 +45,18 @@ class IngressSettings(BaseSettings):
     rate_per_second: float = Field(default=100.0, gt=0)
     burst: int = Field(default=1000, ge=1)
     auth_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    #: How long the relay after a commit waits for the broker before leaving the rows to the
+    #: sweeper (the answer never waits for it), and the producer's request timeout.
     publish_timeout_seconds: float = Field(default=15.0, gt=0)
     roles_file: Path = DEFAULT_ROLES_FILE
     pool_size: int = Field(default=4, ge=1)
+    audit_retention_days: int = Field(
+        default=400,
+        ge=MIN_AUDIT_RETENTION_DAYS,
+        description="Days an ingress_audit row is kept (inspectors may ask for a year of it).",
+    )
+    audit_retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    audit_retention_batch: int = Field(default=5000, ge=1)
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-For is trusted for the audited client address.",

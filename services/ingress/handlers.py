@@ -4,17 +4,21 @@ In order: authenticate the key (401), insist on JSON (415), read at most ``max_b
 (413, before any parsing), decode it into one event or a batch (400 / 422 / 413 for too many
 events), charge the agency's rate limit one token per event (429 with ``Retry-After``), judge
 every event (``domain.submission``: 403 for another agency's name or a type the role forbids,
-413 / 422 for size and schema), publish the accepted events to ``partner.events`` keyed by child
-id and wait for the broker's acknowledgement of every one (acks=all), and only then answer 202
-(all accepted) or 207 (some rejected) with the accepted ids. A submission with no acceptable event
-is a problem document with the status of its rejections (403 when all were forbidden, 413 when
-all were too large, else 422). If the broker does not acknowledge in time the answer is 503 and
-nothing is claimed accepted; resubmitting the same events is safe, because intake drops a repeated
-``event_id`` with the same content. Every request to the endpoint — 401s included — leaves one
-row in the audit log (who, from where, when, status, event ids; no payloads) and one canonical
-log line. A submission whose accepted events cannot be audited answers 503 as well: a 202 always
-has its audit row. A credential store that cannot be reached is 503 ``auth_unavailable``; any
-other failure is 500 ``internal_error``, still audited.
+413 / 422 for size and schema), then store the submission: its audit row and one outbox row per
+accepted event (for ``partner.events``, keyed by child id) commit in ONE PostgreSQL transaction
+(``ports.AuditTrail.accept``), and only then the answer is 202 (all accepted) or 207 (some
+rejected) with the accepted ids. So a 202 never depends on the broker, which may forget: after the
+commit the rows are relayed to ``partner.events`` in the background (``ports.Relayer``); a relay
+that fails or takes longer than ``publish_timeout_seconds`` is logged and left to the outbox
+sweeper, which sends the rows again until the broker has them, and intake catches up from the
+outbox what a restarted broker forgot. A submission with no acceptable event is a problem document
+with the status of its rejections (403 when all were forbidden, 413 when all were too large, else
+422). If the transaction fails the answer is 503 ``store_unavailable`` and nothing is claimed
+accepted; resubmitting the same events is safe, because intake drops a repeated ``event_id`` with
+the same content. Every request to the endpoint — 401s included — leaves one row in the audit log
+(who, from where, when, status, event ids; no payloads) and one canonical log line; a refusal whose
+audit row cannot be written is answered all the same (and logged). A credential store that cannot
+be reached is 503 ``auth_unavailable``; any other failure is 500 ``internal_error``, still audited.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from uuid import UUID
 import structlog
 
 from schemas.topics import PARTNER_EVENTS
-from services.common.publishing import OutRecord, Publisher
-from services.ingress.audit import AuditDraft, AuditEntry, AuditLog
+from services.common.outbox import OutboxRow
+from services.common.publishing import OutRecord
+from services.ingress.audit import AuditDraft, AuditEntry
 from services.ingress.auth import Authenticator, AuthFailure, Credential
 from services.ingress.domain.codes import Code
 from services.ingress.domain.ratelimit import RateLimiter
@@ -43,6 +48,7 @@ from services.ingress.domain.submission import (
     check,
     read_submission,
 )
+from services.ingress.ports import AuditTrail, Relayer
 from services.ingress.responses import (
     EventRejection,
     FieldErrorOut,
@@ -96,23 +102,39 @@ class Limits:
     publish_timeout_seconds: float
 
 
+@dataclass(frozen=True)
+class _Accepting:
+    """A decided answer with accepted events: it stands only once ``rows`` are committed."""
+
+    answer: Answer
+    rows: Sequence[OutboxRow]
+
+
+STORE_FAILED = (
+    "the events could not be stored, so none is confirmed; resubmit them unchanged (a repeated "
+    "event_id with the same content is recorded once)"
+)
+
+
 @dataclass
 class IngressHandler:
     authenticator: Authenticator
-    publisher: Publisher
-    audit: AuditLog
+    audit: AuditTrail
+    relay: Relayer
     limiter: RateLimiter
     roles: RoleTable
     limits: Limits
     clock: Callable[[], datetime]
     monotonic: Callable[[], float]
     topic: str = PARTNER_EVENTS.name
+    _relaying: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     async def handle(self, request: IncomingRequest) -> Reply:
         started = self.monotonic()
         draft = AuditDraft(request.request_id, self.clock(), request.client_addr)
+        rows: Sequence[OutboxRow] = ()
         try:
-            answer = await self._decide(request, draft)
+            decided = await self._decide(request, draft)
         except Exception as exc:
             # class and place only: a traceback's messages could quote submitted personal data
             frames = traceback.extract_tb(exc.__traceback__)
@@ -122,34 +144,88 @@ class IngressHandler:
                 error_class=type(exc).__name__,
                 where=f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None,
             )
-            answer = self._problem(draft, Code.INTERNAL_ERROR, "unexpected error; it was logged")
+            decided = self._problem(draft, Code.INTERNAL_ERROR, "unexpected error; it was logged")
+        if isinstance(decided, _Accepting):
+            answer, rows = decided.answer, decided.rows
+        else:
+            answer = decided
         entry = draft.entry(
             answer.status, answer.code, duration_ms=(self.monotonic() - started) * 1000
         )
-        audit_started = self.monotonic()
+        store_started = self.monotonic()
+        if rows:
+            answer, entry = await self._store(draft, answer, entry, rows)
+        else:
+            await self._record(entry)
+        reply = Reply(answer, entry)
+        _log_request(reply, audit_ms=(self.monotonic() - store_started) * 1000)
+        return reply
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Wait for the relays under way; after ``grace`` seconds cancel them (the sweeper
+        sends what they did not)."""
+        tasks = list(self._relaying)
+        if not tasks:
+            return
+        _, unfinished = await asyncio.wait(tasks, timeout=grace)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _store(
+        self, draft: AuditDraft, answer: Answer, entry: AuditEntry, rows: Sequence[OutboxRow]
+    ) -> tuple[Answer, AuditEntry]:
+        """Commit the audit row with the outbox rows, then relay them; 503 if the commit fails."""
+        try:
+            stored = await self.audit.accept(entry, rows)
+        except Exception as exc:
+            log.error(  # noqa: TRY400 - no traceback: driver messages can quote values
+                "ingress_store_failed",
+                request_id=str(draft.request_id),
+                error_class=type(exc).__name__,
+                events=len(rows),
+            )
+            answer = self._problem(
+                draft,
+                Code.STORE_UNAVAILABLE,
+                STORE_FAILED,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+            draft.unconfirmed, draft.accepted = draft.accepted, []
+            entry = draft.entry(answer.status, answer.code, duration_ms=entry.duration_ms)
+            await self._record(entry)  # the failure's own row, if the database takes it
+            return answer, entry
+        task = asyncio.ensure_future(self._relay(draft.request_id, stored))
+        self._relaying.add(task)
+        task.add_done_callback(self._relaying.discard)
+        return answer, entry
+
+    async def _relay(self, request_id: UUID, rows: Sequence[OutboxRow]) -> None:
+        """Committed and answered: a broker that is away or slow is the sweeper's business."""
+        try:
+            await asyncio.wait_for(
+                self.relay.relay(rows), timeout=self.limits.publish_timeout_seconds
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "ingress_relay_deferred",
+                request_id=str(request_id),
+                rows=len(rows),
+                error_class=type(exc).__name__,
+            )
+
+    async def _record(self, entry: AuditEntry) -> None:
         try:
             await self.audit.record(entry)
         except Exception as exc:
             log.error(  # noqa: TRY400 - no traceback: driver messages can quote values
                 "ingress_audit_failed",
-                request_id=str(request.request_id),
+                request_id=str(entry.request_id),
                 error_class=type(exc).__name__,
-                accepted=len(entry.accepted_ids),
+                status=entry.status,
             )
-            if entry.accepted_ids:
-                answer = self._problem(
-                    draft,
-                    Code.AUDIT_UNAVAILABLE,
-                    "the events were not confirmed because the submission could not be audited; "
-                    "resubmit them unchanged (a repeated event_id with the same content is "
-                    "recorded once)",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
-                draft.unconfirmed, draft.accepted = draft.accepted, []
-                entry = draft.entry(answer.status, answer.code, duration_ms=entry.duration_ms)
-        reply = Reply(answer, entry)
-        _log_request(reply, audit_ms=(self.monotonic() - audit_started) * 1000)
-        return reply
 
     async def _authenticate(
         self, request: IncomingRequest, draft: AuditDraft
@@ -178,7 +254,7 @@ class IngressHandler:
             )
         return auth
 
-    async def _decide(self, request: IncomingRequest, draft: AuditDraft) -> Answer:
+    async def _decide(self, request: IncomingRequest, draft: AuditDraft) -> Answer | _Accepting:
         auth = await self._authenticate(request, draft)
         if isinstance(auth, Answer):
             return auth
@@ -211,7 +287,9 @@ class IngressHandler:
             return limited
         return await self._submit(draft, auth, submission)
 
-    async def _submit(self, draft: AuditDraft, auth: Credential, submission: Submission) -> Answer:
+    async def _submit(
+        self, draft: AuditDraft, auth: Credential, submission: Submission
+    ) -> Answer | _Accepting:
         verdicts = check(
             submission,
             agency=auth.agency,
@@ -221,35 +299,15 @@ class IngressHandler:
         accepted = [v for v in verdicts if isinstance(v, EventAccepted)]
         rejected = [v for v in verdicts if isinstance(v, EventRejected)]
         draft.rejected = rejected
-        if accepted:
-            draft.unconfirmed = [a.event.event_id for a in accepted]
-            try:
-                await asyncio.wait_for(
-                    self.publisher.publish(self._records(accepted, auth, draft.request_id)),
-                    timeout=self.limits.publish_timeout_seconds,
-                )
-            except Exception as exc:
-                log.error(  # noqa: TRY400 - the class says enough; no traceback
-                    "ingress_publish_failed",
-                    request_id=str(draft.request_id),
-                    error_class=type(exc).__name__,
-                    events=len(accepted),
-                )
-                return self._problem(
-                    draft,
-                    Code.BROKER_UNAVAILABLE,
-                    "the broker did not acknowledge the events; resubmit them unchanged (a "
-                    "repeated event_id with the same content is recorded once)",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
-            draft.accepted, draft.unconfirmed = draft.unconfirmed, []
         report = tuple(EventRejection.of(r) for r in rejected)
-        if accepted:
-            return Answer(
-                207 if rejected else 202,
-                SubmissionReport(accepted=tuple(draft.accepted), rejected=report),
-            )
-        return self._all_rejected(draft, rejected, report, batch=submission.batch)
+        if not accepted:
+            return self._all_rejected(draft, rejected, report, batch=submission.batch)
+        draft.accepted = [a.event.event_id for a in accepted]
+        answer = Answer(
+            207 if rejected else 202,
+            SubmissionReport(accepted=tuple(draft.accepted), rejected=report),
+        )
+        return _Accepting(answer, self._rows(accepted, auth, draft.request_id))
 
     def _all_rejected(
         self,
@@ -285,23 +343,28 @@ class IngressHandler:
             headers={"Retry-After": str(decision.retry_after_seconds)},
         )
 
-    def _records(
+    def _rows(
         self, accepted: Sequence[EventAccepted], auth: Credential, request_id: UUID
-    ) -> list[OutRecord]:
+    ) -> list[OutboxRow]:
+        """One outbox row per accepted event: ``partner.events``, keyed by child, its JSON."""
         provenance = [
             ("ingress.agency", auth.agency.value.encode()),
             ("ingress.credential_id", auth.credential_id.encode()),
             ("ingress.request_id", str(request_id).encode()),
         ]
-        return [
-            OutRecord(
+        rows: list[OutboxRow] = []
+        for a in accepted:
+            event = a.event
+            record = OutRecord(
                 self.topic,
-                a.event.subject.child_id.encode(),
+                event.subject.child_id.encode(),
                 a.canonical,
-                [("event_type", a.event.event_type.encode()), *provenance],
+                [("event_type", event.event_type.encode()), *provenance],
+                event_id=event.event_id,
+                event_type=event.event_type,
             )
-            for a in accepted
-        ]
+            rows.append(OutboxRow.of(record, event_id=event.event_id, event_type=event.event_type))
+        return rows
 
     @staticmethod
     def _problem(

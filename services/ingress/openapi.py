@@ -23,7 +23,7 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.envelope import EventBase
 from schemas.events import INBOUND_MODELS
-from services.ingress.domain.codes import Code
+from services.ingress.domain.codes import RETIRED, Code
 from services.ingress.responses import PROBLEM_MEDIA_TYPE, Problem, SubmissionReport
 
 if TYPE_CHECKING:
@@ -43,8 +43,10 @@ API keys (`frontdoor agencies add <agency>`), sent as `Authorization: Bearer fd_
 
 An agency may submit only events whose `source.agency` is itself, and only the event types its role
 allows (403 `agency_mismatch` / `event_type_not_permitted`). Events are validated against the
-published event contract (the same JSON Schemas as `partner.events`). Accepted events are
-published to `partner.events` and the answer is sent only after the broker acknowledged them.
+published event contract (the same JSON Schemas as `partner.events`). The answer is sent only
+after the accepted events and the submission's audit record are stored together in frontdoor's
+database; they are then published to `partner.events`, and published again until the broker has
+them, so an accepted event is never lost to a broker outage.
 
 Errors are RFC 9457 problem documents (`application/problem+json`) with a machine-readable `code`.
 Resubmitting an event unchanged (same `event_id`, same content) is always safe: it is recorded
@@ -57,7 +59,7 @@ def _event_models() -> Sequence[type[EventBase]]:
 
 
 def submit_description(settings: IngressSettings) -> str:
-    codes = ", ".join(f"`{c.value}` ({c.status})" for c in Code)
+    codes = ", ".join(f"`{c.value}` ({c.status})" for c in Code if c not in RETIRED)
     return (
         'Body: one event object, or `{"events": [...]}` with 1 to '
         f"{settings.max_batch} events. The body may be at most {settings.max_body_bytes} bytes "
@@ -67,7 +69,7 @@ def submit_description(settings: IngressSettings) -> str:
         "Answers: **202** every event accepted; **207** some accepted, some rejected (the body "
         "lists both; nothing was half-accepted); when none was accepted a problem document with "
         "the rejections' status — **403** all forbidden, **413** all too large, otherwise "
-        "**422** — and the same per-event `rejected` list. **503** means nothing was accepted: "
+        "**422** — and the same per-event `rejected` list. **503** means nothing was confirmed: "
         "resubmit unchanged.\n\n"
         f"Problem codes: {codes}."
     )
@@ -102,7 +104,8 @@ def submit_responses() -> dict[int | str, dict[str, Any]]:
         422: _problem("Not an event or a batch, or every event failed validation."),
         429: _problem("The agency's rate limit is exceeded.", **{"Retry-After": retry}),
         503: _problem(
-            "Broker or audit unavailable; nothing was accepted.", **{"Retry-After": retry}
+            "The events could not be stored (or the key checked); nothing was accepted.",
+            **{"Retry-After": retry},
         ),
     }
 

@@ -64,7 +64,7 @@ class EventRejection(_Body):
 
 
 class SubmissionReport(_Body):
-    """Which events were accepted (published and acknowledged by the broker) and which not."""
+    """Which events were accepted (stored by frontdoor, to be published) and which not."""
 
     accepted: tuple[UUID, ...] = Field(description="event_ids accepted, in submission order.")
     rejected: tuple[EventRejection, ...] = Field(description="Events refused, with reasons.")

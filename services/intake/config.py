@@ -12,8 +12,8 @@ from services.common.kafka import MAX_EVENT_BYTES
 class IntakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_INTAKE_", frozen=True)
 
-    #: "aiokafka" (plain batch consumer) or "faust" (agent); same handler, same guarantees.
-    runtime: Literal["aiokafka", "faust"] = "aiokafka"
+    #: "aiokafka" or "faust"; unset, the stack's default (``FRONTDOOR_RUNTIME``).
+    runtime: Literal["aiokafka", "faust"] | None = None
     max_batch: int = 1000
     #: Consumer group (and faust app id); dead letters name it in ``dlq.consumer.group``.
     consumer_group: str = "frontdoor-intake"

@@ -1,137 +1,77 @@
-"""Intake's one use case: accept a batch of partner records.
+"""Intake's one use case: accept a batch of partner events into the history and route them.
 
-For each batch: decode and validate every record; drop repeats of events already recorded (same
-id, same content); dead-letter records that cannot be accepted, with the original bytes; publish
-the new events to their frontdoor topic and wait for the broker; then append them to ``events``
-in one transaction. Publishing before the commit, with the event's own id, means a crash at any
-point loses nothing: a redelivered record that was published but not committed is published again
-and downstream consumers drop the repeat by ``event_id``.
+The pipeline (``services/common/pipeline.py``) has already decoded and validated each record,
+dead-lettered what the contract refuses and claimed the batch's event ids. What is left is
+intake's own: refuse the types frontdoor publishes itself (partners may not send them); drop an
+event already in ``events`` (kept forever, so a repeat older than the ledger's retention is still
+a repeat) and refuse an id already there with other content; append the rest to ``events`` and
+emit each to its frontdoor topic. The append and the emitted records commit in one transaction
+(the outbox), so a crash at any point loses nothing and publishes nothing that was not recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
-from uuid import UUID
+from collections.abc import Sequence
 
-import structlog
-
-from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
-from services.common.publishing import OutRecord, Publisher
-from services.intake.domain.decoding import Accepted, Rejected, decode
+from schemas.registry import INBOUND_TYPES
+from services.common.pipeline import Delivery, EventIdReusedError, Unit
+from services.common.publishing import OutRecord
 from services.intake.domain.routing import route
-
-log = structlog.get_logger(__name__)
-
-
-class EventIdReusedError(ValueError):
-    """An event id arrived again with different content."""
+from services.intake.ports import StoreFor
 
 
-@dataclass(frozen=True)
-class NewEvent:
-    accepted: Accepted
-    origin: Origin
+class NotPartnerPublishableError(ValueError):
+    """The event type exists but is produced by frontdoor itself, not by partners."""
 
 
-class EventStore(Protocol):
-    async def known_hashes(self, event_ids: Sequence[UUID]) -> dict[UUID, bytes]: ...
-
-    async def append(self, events: Sequence[NewEvent]) -> int: ...
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    accepted: int
-    duplicates: int
-    dead_lettered: int
-
-
-@dataclass
-class IntakeHandler:
-    store: EventStore
-    publisher: Publisher
-    consumer_group: str
-    max_bytes: int
-    clock: Callable[[], datetime]
-
-    async def handle_batch(self, records: Sequence[Origin]) -> BatchOutcome:
-        now = self.clock()
-        dead: list[OutRecord] = []
-        candidates: dict[UUID, NewEvent] = {}
-        duplicates = 0
-
-        def reject(origin: Origin, reason: DeadLetterReason, exc: Exception) -> None:
-            letter = dead_letter_for(
-                origin, reason, exc, consumer_group=self.consumer_group, failed_at=now
-            )
-            dead.append(letter.record())
-            log.warning(
-                "intake_event_deadlettered",
-                reason=reason.value,
-                error_class=letter.exception_class,
-                topic=origin.topic,
-                partition=origin.partition,
-                offset=origin.offset,
-            )
-
-        for origin in records:
-            result = decode(origin.value, max_bytes=self.max_bytes)
-            if isinstance(result, Rejected):
-                reject(origin, result.reason, result.error)
-                continue
-            event_id = result.event.event_id
-            earlier = candidates.get(event_id)
-            if earlier is None:
-                candidates[event_id] = NewEvent(result, origin)
-            elif earlier.accepted.content_hash == result.content_hash:
-                duplicates += 1
-            else:
-                reject(origin, DeadLetterReason.VALIDATION, _reused(event_id))
-
-        known = await self.store.known_hashes(list(candidates))
-        fresh: list[NewEvent] = []
-        for event_id, new in candidates.items():
-            if event_id not in known:
-                fresh.append(new)
-            elif known[event_id] == new.accepted.content_hash:
-                duplicates += 1
-                _log_event("intake_event_duplicate", new)
-            else:
-                reject(new.origin, DeadLetterReason.VALIDATION, _reused(event_id))
-
-        routed = [
-            OutRecord(
-                route(n.accepted.event.event_type),
-                n.accepted.event.subject.child_id.encode(),
-                n.accepted.canonical,
-                [("event_type", n.accepted.event.event_type.encode())],
-            )
-            for n in fresh
-        ]
-        await self.publisher.publish([*dead, *routed])
-        await self.store.append(fresh)
-        for n in fresh:
-            _log_event("intake_event_accepted", n)
-        return BatchOutcome(accepted=len(fresh), duplicates=duplicates, dead_lettered=len(dead))
-
-
-def _reused(event_id: UUID) -> EventIdReusedError:
-    return EventIdReusedError(
-        f"event_id {event_id} was already accepted with different content; "
-        "a corrected event needs a new event_id"
-    )
-
-
-def _log_event(name: str, new: NewEvent) -> None:
-    event = new.accepted.event
-    log.info(
-        name,
-        event_id=str(event.event_id),
+def routed(delivery: Delivery) -> OutRecord:
+    """The accepted event on its frontdoor topic: key = child id, its canonical JSON."""
+    event = delivery.event
+    return OutRecord(
+        route(event.event_type),
+        event.subject.child_id.encode(),
+        delivery.canonical,
+        [("event_type", event.event_type.encode())],
+        event_id=event.event_id,
         event_type=event.event_type,
-        child_id=event.subject.child_id,
-        partition=new.origin.partition,
-        offset=new.origin.offset,
     )
+
+
+class IntakeHandler:
+    def __init__(self, store_for: StoreFor) -> None:
+        self._store_for = store_for
+
+    async def __call__(self, unit: Unit, deliveries: Sequence[Delivery]) -> None:
+        store = self._store_for(unit.connection)
+        partner: list[Delivery] = []
+        for d in deliveries:
+            if d.event.event_type in INBOUND_TYPES:
+                partner.append(d)
+            else:
+                unit.reject(
+                    d,
+                    NotPartnerPublishableError(
+                        f"{d.event.event_type} is published by frontdoor itself; "
+                        "partners may not send it"
+                    ),
+                )
+        known = await store.known_hashes([d.id for d in partner])
+        fresh: list[Delivery] = []
+        for d in partner:
+            if d.id not in known:
+                fresh.append(d)
+            elif known[d.id] != d.content_hash:
+                unit.reject(
+                    d,
+                    EventIdReusedError(
+                        f"event_id {d.id} was already accepted with different content; "
+                        "a corrected event needs a new event_id"
+                    ),
+                )
+            else:
+                unit.note(d, already_recorded=True)
+        await store.append(fresh)
+        for d in fresh:
+            record = routed(d)
+            unit.emit(record)
+            unit.note(d, routed_to=record.topic)

@@ -4,8 +4,9 @@ Office hours bound the shifts (17:00 → 09:00 next working day by default) and 
 strategy discussion or s47 counts as out of hours. ``day_team`` names the team the handover goes
 to. The automatic handover goes out from ``handover_publish_at`` (London time) on the morning a
 shift ends, checked every ``handover_check_seconds``; ``auto_handover=false`` leaves it to the
-``frontdoor ooh handover`` command. ``runtime`` picks plain aiokafka consumers (default: they react
-sooner on a lightly loaded topic) or faust agents; the batch settings apply to both.
+``frontdoor ooh handover`` command. ``runtime`` picks the runner (unset: the stack's default,
+``FRONTDOOR_RUNTIME``); the batch settings apply to both runners. The consumer groups are the
+aiokafka runner's (faust reads both topics in one group of its own).
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from services.common.calendar import OfficeHours
 class OohSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_OOH_", frozen=True)
 
-    runtime: Literal["aiokafka", "faust"] = "aiokafka"
+    #: "aiokafka" or "faust"; unset, the stack's default (``FRONTDOOR_RUNTIME``).
+    runtime: Literal["aiokafka", "faust"] | None = None
+    #: Consumer groups; dead letters name them in ``dlq.consumer.group``.
+    casework_group: str = "frontdoor-outofhours-casework"
+    record_group: str = "frontdoor-outofhours-record"
     max_batch: int = Field(default=500, ge=1)
     batch_within_seconds: float = Field(default=0.02, gt=0)
     pool_size: int = Field(default=4, ge=2)

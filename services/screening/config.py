@@ -3,8 +3,10 @@
 Office hours decide what is "out of hours" (a red result then also goes to the crisis stream) and
 bound the working-hour triage windows; the windows themselves are local practice (DOMAIN.md §2:
 red 4 working hours, amber 24, green 72; blue is treated like green). ``rules_path`` points at a
-council's own rules file; unset, the shipped current edition is used. ``runtime`` picks plain
-aiokafka consumers (default) or faust agents; the batch settings apply to both.
+council's own rules file; unset, the shipped current edition is used. ``runtime`` picks the
+runner (unset: the stack's default, ``FRONTDOOR_RUNTIME``); the batch settings apply to both.
+The two consumer groups are the aiokafka runner's (one per topic, so neither topic's rebalances
+stall the other); dead letters name them in ``dlq.consumer.group``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from services.common.calendar import OfficeHours
 class ScreeningSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_SCREENING_", frozen=True)
 
-    #: "aiokafka" (plain batch consumers) or "faust" (agents); same handlers, same guarantees.
-    runtime: Literal["aiokafka", "faust"] = "aiokafka"
+    #: "aiokafka" or "faust"; unset, the stack's default (``FRONTDOOR_RUNTIME``).
+    runtime: Literal["aiokafka", "faust"] | None = None
+    triage_group: str = "frontdoor-screening-triage"
+    decisions_group: str = "frontdoor-screening-decisions"
     max_batch: int = Field(default=500, ge=1)
     batch_within_seconds: float = Field(default=0.02, gt=0)
     decisions_max_batch: int = Field(default=1000, ge=1)

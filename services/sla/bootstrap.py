@@ -1,45 +1,42 @@
-"""Composition root of the SLA service: the only place that wires its adapters.
+"""Composition root of the SLA service: its subscriptions and its scanner task, declared once.
 
-`build_app` loads the policy (``FRONTDOOR_POLICY`` + ``FRONTDOOR_POLICY_OVERRIDES``) and the
-working-day calendar once, refusing to start on a bad policy, and subscribes one batch agent to
-every lifecycle topic whose events the policy (or the team tracking) reads. The agents share one
-PostgreSQL pool and one producer, opened with the first agent and closed with the last. The
-scanner task owns its own pool, producer and lease connection.
+`service` loads the policy (``FRONTDOOR_POLICY`` + ``FRONTDOOR_POLICY_OVERRIDES``) and the
+working-day calendar once, refusing to start on a bad policy or an early-event retention shorter
+than the outbox's, and declares one subscription per lifecycle topic whose events the policy (or
+the team tracking) reads — each in its own consumer group ``frontdoor-sla-<topic>``, all with the
+one ledger name ``sla.timers`` (an event id is on one topic only, so one ledger serves them all
+and keeps every claim made before the groups were split). The breach scanner is a task of every
+worker; its lease decides which one scans. Runs on the default runtime (``FRONTDOOR_RUNTIME``, or
+``FRONTDOOR_SLA_RUNTIME`` for this service alone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-import faust
-from aiokafka import AIOKafkaProducer
-
 from schemas.topics import CASEWORK, CONFERENCES, CONTACTS, CRISIS, Topic
+from services.common import runtime
 from services.common.calendar import WorkingCalendar
-from services.common.db import create_pool
-from services.common.kafka import new_producer
-from services.common.publishing import KafkaPublisher
+from services.common.outbox import Relay
+from services.common.pipeline import Handler, Subscription
+from services.common.retention import Retention
+from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
-from services.common.streaming import BatchHandler, make_app
-from services.sla import agents
-from services.sla.adapters.kafka import BatchPublisher
+from services.sla.adapters.kafka import BatchSender
 from services.sla.adapters.leadership import PostgresLeadership
 from services.sla.adapters.postgres import PostgresTimerStore
 from services.sla.adapters.scanning import PostgresScanStore
-from services.sla.announcements import check_policy_kinds
-from services.sla.clocks import TEAM_EVENT_TYPES
 from services.sla.config import SlaSettings
+from services.sla.domain.announcements import check_policy_kinds
+from services.sla.domain.clocks import wanted_event_types
 from services.sla.domain.policies import Policy
-from services.sla.handlers import TimerHandler
+from services.sla.handlers import TIMERS_CONSUMER, Scanner, TimerHandler
 from services.sla.policies import load_policy
-from services.sla.scanner import Scanner
 
-CONSUMER_GROUP = "frontdoor-sla"
 LIFECYCLE_TOPICS = (CONTACTS, CASEWORK, CONFERENCES, CRISIS)
 
 
@@ -51,83 +48,77 @@ def offset_clock(offset_seconds: float) -> Callable[[], datetime]:
 
 def lifecycle_topics(policy: Policy) -> tuple[Topic, ...]:
     """The frontdoor topics carrying an event that starts, ends or names a clock's team."""
-    wanted = policy.event_types | TEAM_EVENT_TYPES
+    wanted = wanted_event_types(policy)
     return tuple(t for t in LIFECYCLE_TOPICS if wanted & set(t.event_types))
 
 
-class _SharedPorts:
-    """One pool and one producer for every agent: opened by the first, closed by the last."""
-
-    def __init__(self, endpoints: Endpoints, pool_size: int) -> None:
-        self._endpoints = endpoints
-        self._pool_size = pool_size
-        self._users = 0
-        self._lock = asyncio.Lock()
-        self._pool: asyncpg.Pool | None = None
-        self._producer: AIOKafkaProducer | None = None
-
-    @asynccontextmanager
-    async def use(self) -> AsyncIterator[tuple[asyncpg.Pool, KafkaPublisher]]:
-        async with self._lock:
-            if self._pool is None or self._producer is None:
-                pool = await create_pool(self._endpoints.database_url, max_size=self._pool_size)
-                producer = new_producer(self._endpoints.bootstrap_servers)
-                await producer.start()
-                self._pool, self._producer = pool, producer
-            self._users += 1
-            pool, producer = self._pool, self._producer
-        try:
-            yield pool, KafkaPublisher(producer)
-        finally:
-            async with self._lock:
-                self._users -= 1
-                if self._users == 0:
-                    self._pool = self._producer = None
-                    await producer.stop()
-                    await pool.close()
+def group_for(topic: Topic, prefix: str) -> str:
+    """``frontdoor.casework`` → ``frontdoor-sla-casework``."""
+    return f"{prefix}-{topic.name.rsplit('.', 1)[-1]}"
 
 
-def build_app(endpoints: Endpoints, settings: SlaSettings | None = None) -> faust.App:
+def check_early_event_retention(settings: SlaSettings, kept: Retention) -> None:
+    """Refuse an early-event retention shorter than the outbox's (see ``config.py``)."""
+    if settings.early_event_retention_days < kept.outbox_days:
+        raise ValueError(
+            f"FRONTDOOR_SLA_EARLY_EVENT_RETENTION_DAYS={settings.early_event_retention_days:g} "
+            f"is shorter than the outbox's {kept.outbox_days:g} days: a start caught up from "
+            "PostgreSQL could miss the early event that closes its clock"
+        )
+
+
+def service(settings: SlaSettings | None = None) -> Service:
     settings = settings or SlaSettings()
     policy = load_policy(settings.policy, settings.policy_overrides)
     check_policy_kinds(policy)
+    check_early_event_retention(settings, Retention.from_env())
     calendar = WorkingCalendar.england_and_wales()
     clock = offset_clock(settings.clock_offset_seconds)
-    app = make_app("sla", bootstrap=endpoints.bootstrap_servers)
-    shared = _SharedPorts(endpoints, settings.pool_size)
 
     @asynccontextmanager
-    async def timers() -> AsyncIterator[BatchHandler]:
-        async with shared.use() as (pool, publisher):
-            yield TimerHandler(
-                store=PostgresTimerStore(pool),
-                publisher=publisher,
-                policy=policy,
-                calendar=calendar,
-                consumer_group=CONSUMER_GROUP,
-                clock=clock,
-            ).handle_batch
+    async def timers(_resources: Resources) -> AsyncIterator[Handler]:
+        yield TimerHandler(PostgresTimerStore, policy, calendar, clock)
 
-    async def scanner() -> None:
-        pool = await create_pool(endpoints.database_url, max_size=3)
-        producer = new_producer(endpoints.bootstrap_servers)
-        try:
-            await producer.start()
-            await Scanner(
-                store=PostgresScanStore(pool),
-                leadership=PostgresLeadership(
-                    endpoints.database_url, name=f"frontdoor-sla-scanner:{os.getpid()}"
-                ),
-                publisher=BatchPublisher(producer),
-                clock=clock,
-                batch=settings.scan_batch,
-                max_sleep=settings.scan_max_sleep_seconds,
-                leader_poll=settings.leader_poll_seconds,
-                grace=timedelta(seconds=settings.breach_grace_seconds),
-            ).run()
-        finally:
-            await producer.stop()
-            await pool.close()
+    wanted = wanted_event_types(policy)
+    subscriptions = tuple(
+        Subscription(
+            consumer=TIMERS_CONSUMER,
+            topic=topic.name,
+            group=group_for(topic, settings.consumer_group_prefix),
+            handler=timers,
+            event_types=wanted,
+            max_batch=settings.max_batch,
+            within=settings.batch_within_seconds,
+        )
+        for topic in lifecycle_topics(policy)
+    )
 
-    agents.register(app, lifecycle_topics(policy), timers, scanner, settings)
-    return app
+    def tasks(resources: Resources, stop: asyncio.Event) -> Sequence[Awaitable[None]]:
+        return (scanner(resources, settings, clock).run(stop),)
+
+    return Service(
+        name="sla", subscriptions=subscriptions, tasks=tasks, pool_size=settings.pool_size
+    )
+
+
+def scanner(resources: Resources, settings: SlaSettings, clock: Callable[[], datetime]) -> Scanner:
+    """The breach scanner on the worker's pool, lease connection and producer."""
+    return Scanner(
+        store=PostgresScanStore(resources.ledger),
+        leadership=PostgresLeadership(
+            resources.endpoints.database_url, name=f"frontdoor-sla-scanner:{os.getpid()}"
+        ),
+        relay=Relay(resources.ledger, BatchSender(resources.producer)),
+        clock=clock,
+        batch=settings.scan_batch,
+        max_sleep=settings.scan_max_sleep_seconds,
+        leader_poll=settings.leader_poll_seconds,
+        grace=timedelta(seconds=settings.breach_grace_seconds),
+        early_events_kept=timedelta(days=settings.early_event_retention_days),
+        forget_every=timedelta(seconds=settings.early_event_sweep_seconds),
+    )
+
+
+def run(endpoints: Endpoints, settings: SlaSettings | None = None) -> None:
+    settings = settings or SlaSettings()
+    runtime.run(service(settings), endpoints, settings.runtime)

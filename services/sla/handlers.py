@@ -1,350 +1,267 @@
-"""The SLA lifecycle use case: a batch of lifecycle events starts, meets and cancels clocks.
+"""The SLA service's two use cases: lifecycle batches move clocks, the breach scan announces them.
 
-Per batch of records (from any lifecycle topic): decode each (a record that cannot be decoded or
-validated is dead-lettered with its original bytes); keep the events the policy reacts to or that
-name the child's team; then, inside one unit of work (one transaction): lock the batch's children,
-drop events already in the ``processed_events`` ledger, load each child's clocks, apply the events
-in order (`ChildClocks`), publish ``sla.started`` / ``sla.met`` / ``sla.cancelled`` and any dead
-letters and wait for the broker, and only then write the timers, the team, the early events, the
-ledger rows and the outbox rows (a late meet or cancel's ``sla.breached``) and commit. Publishing
-before the commit with deterministic ids means a crash between the two loses nothing: the batch is
-delivered again, computes the same changes and republishes the same ids. An event that lacks a
-field the policy needs (`TriggerError`) is dead-lettered as a validation failure and not recorded
-as processed, so it can be replayed after a fix.
+**Lifecycle** (`TimerHandler`, one handler for every lifecycle topic). The pipeline
+(``services/common/pipeline.py``) has already decoded the batch, kept the types the SLA service
+reads (those the policy's clocks react to and those that name the child's team), claimed the
+event ids in ``processed_events`` and opened the batch's transaction. What is left is SLA's own:
+lock the batch's children and load their clocks (`TimerStore.load`), apply the events in order
+(`ChildClocks`), emit ``sla.started`` / ``sla.met`` / ``sla.cancelled`` for every change (to the
+outbox: relayed after the commit, once the row locks are gone), schedule the ``sla.breached`` of
+a late meet or cancel (released by the scanner no earlier than its moment), and write the timers,
+teams and early events. An event that lacks a field the policy needs (`TriggerError`) is refused
+— a ``validation`` dead letter, not claimed, so it can be replayed after a fix — and changes
+nothing. Any other failure is left to the pipeline, which isolates it.
+
+**Breach scan** (`Scanner`): the leader-only loop that warns and breaches on time, exactly once
+per clock; its docstring states which guard enforces each step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
-from uuid import UUID
+from datetime import datetime, timedelta
 
-import orjson
-import pydantic
 import structlog
 
-from schemas.envelope import EventBase
-from schemas.registry import UnknownEventType, parse_event
 from services.common.calendar import WorkingCalendar
-from services.common.deadletter import DeadLetterReason, Origin, dead_letter_for
-from services.common.publishing import OutRecord, Publisher
-from services.sla import announcements
-from services.sla.announcements import Cause, OutboxEntry
-from services.sla.clocks import TEAM_EVENT_TYPES, Applied, ChildClocks, EarlyEvent
+from services.common.outbox import OutboxRow
+from services.common.pipeline import Delivery, Unit
+from services.sla.domain.announcements import Cause
+from services.sla.domain.batch import ChildRecord, announcements_of, batch_write, clocks_of
+from services.sla.domain.breaches import settle_at
 from services.sla.domain.policies import Policy
-from services.sla.domain.timers import Timer
-from services.sla.domain.triggers import TriggerError, Verb
+from services.sla.domain.triggers import TriggerError
+from services.sla.ports import Leadership, OutboxRelay, ScanStore, StoreFor
 
 log = structlog.get_logger(__name__)
 
 TIMERS_CONSUMER = "sla.timers"
-"""The ``processed_events.consumer`` of the lifecycle handler."""
+"""The ``processed_events.consumer`` of the lifecycle handler, on every lifecycle topic."""
 
 Clock = Callable[[], datetime]
 
 
-@dataclass(frozen=True)
-class ChildRecord:
-    """What is stored about one child: every clock, the current team, the early events."""
-
-    timers: tuple[Timer, ...] = ()
-    team: str | None = None
-    team_as_of: datetime | None = None
-    early: tuple[EarlyEvent, ...] = ()
-
-
-@dataclass(frozen=True)
-class TimerWrite:
-    """A timer to insert or update; `team` is recorded when the timer is new."""
-
-    timer: Timer
-    new: bool
-    team: str | None
-    started_event_id: UUID | None
-    closed_event_id: UUID | None
-
-
-@dataclass(frozen=True)
-class TeamWrite:
-    child_id: str
-    team: str
-    as_of: datetime
-    event_id: UUID
-
-
-@dataclass(frozen=True)
-class BatchWrite:
-    recorded_at: datetime
-    timers: Sequence[TimerWrite] = ()
-    teams: Sequence[TeamWrite] = ()
-    early: Sequence[tuple[str, EarlyEvent]] = ()
-    processed: Sequence[UUID] = ()
-    outbox: Sequence[OutboxEntry] = ()
-
-
-class TimerUnit(Protocol):
-    """One transaction over a batch's children, their rows locked until it ends."""
-
-    @property
-    def processed(self) -> frozenset[UUID]: ...
-
-    @property
-    def children(self) -> Mapping[str, ChildRecord]: ...
-
-    async def save(self, write: BatchWrite) -> None: ...
-
-
-class TimerStore(Protocol):
-    def unit(
-        self, consumer: str, child_ids: Sequence[str], event_ids: Sequence[UUID]
-    ) -> AbstractAsyncContextManager[TimerUnit]: ...
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    applied: int
-    changes: int
-    duplicates: int
-    ignored: int
-    dead_lettered: int
-
-
-@dataclass(frozen=True)
-class _Fresh:
-    body: dict[str, Any]
-    cause: Cause
-    origin: Origin
-
-    @property
-    def child_id(self) -> str:
-        return str(self.body["subject"]["child_id"])
-
-    @property
-    def event_type(self) -> str:
-        return str(self.body["event_type"])
-
-
-@dataclass
-class _Batch:
-    consumer_group: str
-    failed_at: datetime
-    dead: list[OutRecord] = field(default_factory=list)
-
-    def reject(self, origin: Origin, reason: DeadLetterReason, exc: Exception) -> None:
-        letter = dead_letter_for(
-            origin, reason, exc, consumer_group=self.consumer_group, failed_at=self.failed_at
-        )
-        self.dead.append(letter.record())
-        log.warning(
-            "sla_event_deadlettered",
-            reason=reason.value,
-            error_class=letter.exception_class,
-            topic=origin.topic,
-            partition=origin.partition,
-            offset=origin.offset,
-        )
-
-
-def _decode(origin: Origin) -> dict[str, Any] | tuple[DeadLetterReason, Exception]:
-    if origin.value is None:
-        return DeadLetterReason.DESERIALIZATION, ValueError("record has no value")
-    try:
-        data = orjson.loads(origin.value)
-    except orjson.JSONDecodeError as exc:
-        return DeadLetterReason.DESERIALIZATION, exc
-    if not isinstance(data, dict):
-        return DeadLetterReason.DESERIALIZATION, ValueError("expected a JSON object")
-    try:
-        return parse_event(data).model_dump(mode="json")
-    except (UnknownEventType, pydantic.ValidationError) as exc:
-        return DeadLetterReason.VALIDATION, exc
-
-
-def _header(origin: Origin, name: str) -> str | None:
-    for key, value in origin.headers:
-        if key == name:
-            return value.decode("utf-8", "replace")
-    return None
-
-
 @dataclass
 class TimerHandler:
-    store: TimerStore
-    publisher: Publisher
+    store_for: StoreFor
     policy: Policy
     calendar: WorkingCalendar
-    consumer_group: str
     clock: Clock
-    consumer: str = TIMERS_CONSUMER
+    """The worker's clock: ``recorded_at`` of what the batch writes (the scanner's grace reads
+    it on the same clock), never a clock's start or deadline."""
 
-    def _starts_or_ends_clocks(self, event_type: str) -> bool:
-        return event_type in self.policy.event_types
-
-    def _relevant(self, event_type: str) -> bool:
-        return self._starts_or_ends_clocks(event_type) or event_type in TEAM_EVENT_TYPES
-
-    async def handle_batch(self, records: Sequence[Origin]) -> BatchOutcome:
-        now = self.clock()
-        batch = _Batch(self.consumer_group, now)
-        fresh: dict[UUID, _Fresh] = {}
-        ignored = duplicates = 0
-        for origin in records:
-            labelled = _header(origin, "event_type")
-            if labelled is not None and not self._relevant(labelled):
-                ignored += 1
-                continue
-            decoded = _decode(origin)
-            if isinstance(decoded, tuple):
-                batch.reject(origin, *decoded)
-                continue
-            if not self._relevant(decoded["event_type"]):
-                ignored += 1
-                continue
-            event_id = UUID(decoded["event_id"])
-            if event_id in fresh:
-                duplicates += 1
-                continue
-            correlation = decoded.get("correlation_id")
-            cause = Cause(event_id, UUID(correlation) if correlation else None)
-            fresh[event_id] = _Fresh(decoded, cause, origin)
-
-        if not fresh:
-            await self.publisher.publish(batch.dead)
-            return BatchOutcome(0, 0, duplicates, ignored, len(batch.dead))
-
-        child_ids = sorted({f.child_id for f in fresh.values()})
-        async with self.store.unit(self.consumer, child_ids, list(fresh)) as unit:
-            for event_id in unit.processed & fresh.keys():
-                duplicates += 1
-                _log("sla_event_duplicate", fresh.pop(event_id))
-            clocks = {
-                child: self._clocks(child, unit.children.get(child, ChildRecord()))
-                for child in child_ids
-            }
-            done: list[UUID] = []
-            for event_id, item in fresh.items():
-                try:
-                    changes = clocks[item.child_id].apply(item.body, item.cause)
-                except TriggerError as exc:
-                    batch.reject(item.origin, DeadLetterReason.VALIDATION, exc)
-                    continue
-                except ValueError as exc:  # a deterministic domain failure: retrying cannot help
-                    batch.reject(item.origin, DeadLetterReason.PROCESSING, exc)
-                    continue
-                if self._starts_or_ends_clocks(item.event_type):
-                    done.append(event_id)
-                _log("sla_event_applied", item, changes=len(changes))
-
-            published, outbox = self._announce(clocks.values())
-            await self.publisher.publish([*batch.dead, *published])
-            await unit.save(_write(now, clocks.values(), done, outbox))
-
-        n_changes = sum(len(c.applied) for c in clocks.values())
-        return BatchOutcome(len(done), n_changes, duplicates, ignored, len(batch.dead))
-
-    def _clocks(self, child_id: str, record: ChildRecord) -> ChildClocks:
-        return ChildClocks.load(
-            child_id,
-            self.policy,
-            self.calendar,
-            timers=record.timers,
-            team=record.team,
-            team_as_of=record.team_as_of,
-            early=record.early,
-        )
-
-    def _announce(
-        self, children: Iterable[ChildClocks]
-    ) -> tuple[list[OutRecord], list[OutboxEntry]]:
-        records: list[OutRecord] = []
-        outbox: list[OutboxEntry] = []
-        for clocks in children:
-            for applied in clocks.applied:
-                records.append(announcements.record_of(_announcement(applied, clocks.team)))
-                after = applied.change.after
-                if applied.change.newly_breached:
-                    event = announcements.breached(after, team=clocks.team, cause=applied.cause)
-                    outbox.append(announcements.outbox_entry(after, event))
-                _log_change(applied)
-        return records, outbox
-
-
-def _announcement(applied: Applied, team: str | None) -> EventBase:
-    change, cause = applied.change, applied.cause
-    if change.verb is Verb.START:
-        return announcements.started(change.after, team=team, cause=cause)
-    if change.verb is Verb.STOP:
-        return announcements.met(change.after, team=team, cause=cause)
-    return announcements.cancelled(change.after, team=team, cause=cause, reason=change.cause)
-
-
-def _write(
-    now: datetime,
-    children: Iterable[ChildClocks],
-    processed: Sequence[UUID],
-    outbox: Sequence[OutboxEntry],
-) -> BatchWrite:
-    timers: list[TimerWrite] = []
-    teams: list[TeamWrite] = []
-    early: list[tuple[str, EarlyEvent]] = []
-    for clocks in children:
-        changed = {a.change.after.timer_id for a in clocks.applied}
-        for timer_id in changed:
-            timers.append(
-                TimerWrite(
-                    timer=clocks.timers[timer_id],
-                    new=timer_id in clocks.started_by,
-                    team=clocks.team,
-                    started_event_id=clocks.started_by.get(timer_id),
-                    closed_event_id=clocks.closed_by.get(timer_id),
+    async def __call__(self, unit: Unit, deliveries: Sequence[Delivery]) -> None:
+        store = self.store_for(unit.connection)
+        child_ids = sorted({d.event.subject.child_id for d in deliveries})
+        stored = await store.load(child_ids)
+        clocks = {
+            child: clocks_of(child, stored.get(child, ChildRecord()), self.policy, self.calendar)
+            for child in child_ids
+        }
+        for d in deliveries:
+            event = d.event
+            try:
+                changes = clocks[event.subject.child_id].apply(
+                    event.model_dump(mode="json"), Cause(event.event_id, event.correlation_id)
                 )
+            except TriggerError as exc:
+                unit.reject(d, exc)
+                continue
+            unit.note(d, clocks=[f"{c.verb.value}:{c.after.kind}" for c in changes])
+        records, scheduled = announcements_of(clocks.values())
+        for record in records:
+            unit.emit(record)
+        await store.save(batch_write(self.clock(), clocks.values(), scheduled))
+
+
+# -- the breach scan ---------------------------------------------------------------------------
+
+WAKE_MARGIN = timedelta(milliseconds=1)
+"""Wake this long after a deadline: a breach is owed only strictly after ``due_at``."""
+MIN_SLEEP = 0.02
+"""Floor of a sleep when something is already owed but locked by another transaction."""
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    settled: int
+    released: int
+    relayed: int
+
+
+@dataclass(frozen=True)
+class _Round:
+    settled: int
+    released: int
+    rows: Sequence[OutboxRow]
+
+
+@dataclass
+class Scanner:
+    """The leader-only breach loop: warnings and breaches announced on time, once per clock.
+
+    It runs as a task of every SLA worker (``Service.tasks``), on either runner; one replica at a
+    time holds the scanner lease (`Leadership`: in production a PostgreSQL session-level advisory
+    lock on a dedicated connection; a dropped connection loses it and a replica takes over within
+    ``leader_poll`` seconds). The leader repeats:
+
+    1. settle: in one transaction, take the open clocks whose deadline has passed (strictly:
+       ``due_at < now``) or whose warning is owed, locked with SKIP LOCKED; record the transition
+       with the domain's `breach` / `warn` and write the ``sla.breached`` / ``sla.warning``
+       announcement to the outbox, both in that transaction. The row's status is the guard: a
+       clock leaves ``open`` once, so its breach is written once however many scanners run (a
+       stale leader that has not noticed it lost the lease is harmless too). Then release, in a
+       second transaction, the scheduled announcements whose moment has come (a late meet's
+       breach, recorded by the lifecycle handler) from ``sla_outbox`` into the outbox: the move is
+       the guard, each enters the outbox once.
+    2. relay: after those commits — with no row lock held — send the committed outbox rows and
+       mark them relayed (``services.common.outbox.Relay``), beside the next rounds. A relay that
+       fails (the broker is away) is left to the relay sweeper every worker runs, which sends any
+       unrelayed row; ids are deterministic, so a relay that dies after sending sends the same
+       ids again, never a new breach.
+    3. forget: early events past their retention (`early_events_kept`), one bounded chunk a round.
+    4. sleep until the earliest next moment (deadline, warning or scheduled announcement), at most
+       ``max_sleep`` seconds, or until the store signals a new clock.
+
+    A clock that is already overdue when it is recorded (a replay, or a start event that arrived
+    late) is breached ``grace`` seconds after it was recorded rather than at once: its closing
+    event is often in flight on another topic (a decision behind its contact), and an
+    announcement that a later event withdraws is noise. Clocks recorded before their deadline are
+    not affected. The clock is injected (`Clock`), so tests drive time without sleeping; nothing
+    here does I/O itself — the store, the lease and the relay are ports.
+    """
+
+    store: ScanStore
+    leadership: Leadership
+    relay: OutboxRelay
+    clock: Clock
+    batch: int = 1000
+    max_sleep: float = 1.0
+    leader_poll: float = 1.0
+    grace: timedelta = timedelta(seconds=3)
+    early_events_kept: timedelta | None = None
+    """Early events recorded longer ago than this are forgotten (``SlaSettings``); None: kept."""
+    forget_every: timedelta = timedelta(hours=1)
+    _next_forget: datetime | None = field(default=None, repr=False)
+
+    async def scan_once(self) -> ScanOutcome:
+        """Settle, release and relay until nothing owed is left (as of each round's clock).
+
+        Rounds of commits follow each other without waiting for Kafka; one relay at a time runs
+        beside them and takes everything committed since it last started, in commit order (so
+        a backlog is sent in ever larger batches, and a clock's warning before its breach). The
+        rounds end when one commits nothing; the last relay is awaited, never cut off.
+        """
+        settled = released = relayed = 0
+        committed: list[OutboxRow] = []
+        relaying: asyncio.Task[int] | None = None
+        try:
+            while True:
+                done = await self._commit(self.clock())
+                settled, released = settled + done.settled, released + done.released
+                committed.extend(done.rows)
+                if relaying is not None and relaying.done():
+                    relayed += relaying.result()
+                    relaying = None
+                if relaying is None and committed:
+                    relaying = asyncio.ensure_future(self._relay(committed))
+                    committed = []
+                if not done.rows:
+                    break
+        finally:
+            if relaying is not None:  # a relay already sending runs to its end
+                relayed += await relaying
+        relayed += await self._relay(committed)
+        return ScanOutcome(settled, released, relayed)
+
+    async def _commit(self, now: datetime) -> _Round:
+        settled = await self.store.settle_due(
+            now, self.batch, settle_at(now), recorded_before=now - self.grace
+        )
+        released = await self.store.release_scheduled(now, self.batch)
+        return _Round(len(settled), len(released), [*settled, *released])
+
+    async def _relay(self, rows: Sequence[OutboxRow]) -> int:
+        """Send committed rows; a failure leaves them to the relay sweeper (never lost)."""
+        if not rows:
+            return 0
+        try:
+            await self.relay.relay(rows)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("sla_relay_deferred", rows=len(rows), error_class=type(exc).__name__)
+            return 0
+        return len(rows)
+
+    async def forget_early_events(self) -> int:
+        """Delete one chunk of early events past their retention, at most every
+        ``forget_every`` (at once again while chunks come back full)."""
+        if self.early_events_kept is None:
+            return 0
+        now = self.clock()
+        if self._next_forget is not None and now < self._next_forget:
+            return 0
+        forgotten = await self.store.forget_early_events(now - self.early_events_kept, self.batch)
+        self._next_forget = now if forgotten >= self.batch else now + self.forget_every
+        if forgotten:
+            log.info("sla_early_events_forgotten", rows=forgotten)
+        return forgotten
+
+    async def delay(self) -> float:
+        """Seconds to sleep: until just after the next moment, capped at `max_sleep`."""
+        now = self.clock()
+        moment = await self.store.next_moment(self.grace)
+        if moment is None:
+            return self.max_sleep
+        seconds = (moment + WAKE_MARGIN - now).total_seconds()
+        return min(self.max_sleep, max(MIN_SLEEP, seconds))
+
+    async def step(self) -> float:
+        """One round: scan if leader; return how long to wait before the next round."""
+        if not await self.leadership.hold():
+            return self.leader_poll
+        outcome = await self.scan_once()
+        if outcome.settled or outcome.released or outcome.relayed:
+            log.info(
+                "sla_scan",
+                settled=outcome.settled,
+                released=outcome.released,
+                relayed=outcome.relayed,
             )
-        if clocks.team_changed and clocks.team and clocks.team_as_of and clocks.team_event_id:
-            teams.append(
-                TeamWrite(clocks.child_id, clocks.team, clocks.team_as_of, clocks.team_event_id)
-            )
-        early.extend((clocks.child_id, e) for e in clocks.new_early)
-    return BatchWrite(
-        recorded_at=now,
-        timers=timers,
-        teams=teams,
-        early=early,
-        processed=processed,
-        outbox=outbox,
-    )
+        await self.forget_early_events()
+        return await self.delay()
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Loop until `stop`. A failing round is logged and retried; it never ends the loop (the
+        lifecycle subscriptions of the same worker must not stop because the scanner cannot
+        reach the database for a while)."""
+        backoff = self.leader_poll
+        try:
+            while not stop.is_set():
+                try:
+                    wait = await self.step()
+                    backoff = self.leader_poll
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.exception("sla_scan_failed", error_class=type(exc).__name__)
+                    wait, backoff = backoff, min(backoff * 2, 30.0)
+                await self._pause(wait, stop)
+        finally:
+            await self.leadership.close()
 
-def _log(name: str, item: _Fresh, **extra: object) -> None:
-    log.info(
-        name,
-        event_id=str(item.cause.event_id),
-        event_type=item.event_type,
-        child_id=item.child_id,
-        topic=item.origin.topic,
-        partition=item.origin.partition,
-        offset=item.origin.offset,
-        **extra,
-    )
-
-
-def _log_change(applied: Applied) -> None:
-    timer = applied.change.after
-    log.info(
-        _LOG_NAMES[applied.change.verb],
-        timer_id=str(timer.timer_id),
-        child_id=timer.child_id,
-        kind=timer.kind,
-        due_at=timer.due_at.isoformat(),
-        cause_event_id=str(applied.cause.event_id),
-        late_breach=applied.change.newly_breached,
-    )
-
-
-_LOG_NAMES = {
-    Verb.START: "sla_timer_started",
-    Verb.STOP: "sla_timer_met",
-    Verb.CANCEL: "sla_timer_cancelled",
-}
+    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
+        """Sleep `seconds`, or until the lease signals new work, or until `stop`."""
+        tasks = [
+            asyncio.ensure_future(self.leadership.wait(seconds)),
+            asyncio.ensure_future(stop.wait()),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -16,6 +16,7 @@ import asyncpg
 import psutil
 import pytest
 
+from services.common.embedded import free_port
 from tests.conftest import ROOT, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -34,6 +35,9 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
     env["FRONTDOOR_DATA_DIR"] = str(data_dir)
+    # ports of its own: `frontdoor dev` refuses to start when :8080 or :8000 is taken
+    env["FRONTDOOR_OPS_PORT"] = str(free_port())
+    env["FRONTDOOR_INGRESS_PORT"] = str(free_port())
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli.main", "dev"],
         env=env,
@@ -61,11 +65,12 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None
         names = " ".join(" ".join(p.cmdline()) for p in tracked)
         assert "tansu" in names
         assert "worker intake" in names
-        # embedded PostgreSQL daemonises (pg_ctl), so it is found by its pid file, not as a child
+        # embedded PostgreSQL runs in the foreground as the supervisor's child (no pg_ctl)
         postmaster = psutil.Process(
             int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
         )
         assert postmaster.is_running()
+        assert postmaster.ppid() == proc.pid
         tracked.append(postmaster)
 
         # another command finds the running stack by itself (no flags, no env)

@@ -1,19 +1,23 @@
 """Partner ingress on the real embedded broker and a real PostgreSQL.
 
-The app is the production one (``bootstrap.build_api``: migrations, asyncpg pool, acks=all
-producer); requests go through its ASGI interface, or over real HTTP to a uvicorn process for the
-end-to-end test, which follows a submission through the intake and SLA workers.
+The app is the production one (``bootstrap.build_api``: migrations, asyncpg pool, the outbox relay
+on an acks=all producer, the sweeper and the audit retention); requests go through its ASGI
+interface, or over real HTTP to a uvicorn process for the end-to-end test, which follows a
+submission through the intake and SLA workers. A 202 is proven to survive a SIGKILL of the broker
+right after it: the event still reaches ``events``, exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,13 +27,17 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from schemas.envelope import Agency
 from schemas.topics import PARTNER_EVENTS
 from services.cli.agencies import agencies_app
+from services.cli.stack import Infrastructure
 from services.common.db import create_pool, migrate
 from services.common.embedded import free_port, stop_process, wait_for_port
+from services.common.outbox import OutboxRow
+from services.common.publishing import OutRecord
 from services.common.settings import Endpoints
 from services.ingress.adapters.memory import MemoryAuditLog, MemoryCredentialStore
 from services.ingress.adapters.postgres import PostgresAuditLog, PostgresCredentialStore
@@ -37,6 +45,8 @@ from services.ingress.audit import AuditEntry
 from services.ingress.bootstrap import MIGRATIONS, build_api
 from services.ingress.config import IngressSettings
 from services.ingress.credentials import CredentialAdmin, CredentialStore, StoredCredential
+from services.ingress.ports import AuditTrail
+from services.ingress.retention import AuditRetention
 from tests.conftest import ROOT, Workers, wait_until
 from tests.factories import contact, da_notification
 
@@ -53,12 +63,14 @@ async def dsn(endpoints: Endpoints) -> str:
 
 @asynccontextmanager
 async def serving(
-    endpoints: Endpoints, **overrides: Any
+    endpoints: Endpoints, *, started: Callable[[FastAPI], None] | None = None, **overrides: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, CredentialAdmin]]:
     """The production app with its lifespan running, a client, and the credential admin."""
     settings = IngressSettings(auth_cache_ttl_seconds=0, **overrides)
     app = build_api(endpoints, settings)
     async with app.router.lifespan_context(app):
+        if started is not None:
+            started(app)
         pool = await create_pool(endpoints.database_url, max_size=2)
         admin = CredentialAdmin(PostgresCredentialStore(pool), clock=lambda: datetime.now(UTC))
         transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 50000))
@@ -174,6 +186,114 @@ async def test_audit_rows_are_recorded_and_cannot_be_changed(dsn: str) -> None:
         await pool.close()
 
 
+def _entry(received_at: datetime, **fields: Any) -> AuditEntry:
+    values: dict[str, Any] = {
+        "request_id": uuid.uuid4(),
+        "received_at": received_at,
+        "client_addr": "192.0.2.1",
+        "status": 202,
+        "outcome": "accepted",
+        "agency": "police",
+        "accepted_ids": (uuid.uuid4(),),
+        **fields,
+    }
+    return AuditEntry(**values)
+
+
+def _outbox_row(event_id: uuid.UUID) -> OutboxRow:
+    record = OutRecord(PARTNER_EVENTS.name, b"child-1", b'{"n": 1}', [("event_type", b"x.y")])
+    return OutboxRow.of(record, event_id=event_id, event_type="contact.received")
+
+
+async def _accept_contract(
+    audit: AuditTrail, outbox: Callable[[], Awaitable[list[uuid.UUID]]]
+) -> None:
+    """Audit row and outbox rows commit together; a failed audit insert keeps no outbox row."""
+    first = _entry(T0)
+    stored = await audit.accept(first, [_outbox_row(first.accepted_ids[0])])
+    assert [r.event_id for r in stored] == list(first.accepted_ids)
+    assert all(r.id is not None for r in stored)
+    again = _entry(T0, request_id=first.request_id)  # the same request id: the insert fails
+    with pytest.raises((asyncpg.UniqueViolationError, KeyError)):
+        await audit.accept(again, [_outbox_row(again.accepted_ids[0])])
+    ids = set(await outbox())
+    assert first.accepted_ids[0] in ids
+    assert again.accepted_ids[0] not in ids
+
+
+async def test_postgres_and_memory_audit_logs_store_a_submission_in_one_transaction(
+    dsn: str,
+) -> None:
+    memory = MemoryAuditLog()
+
+    async def in_memory() -> list[uuid.UUID]:
+        return [s.row.event_id for s in memory.ledger.outbox]
+
+    await _accept_contract(memory, in_memory)
+    pool = await create_pool(dsn, max_size=2)
+    try:
+
+        async def outbox() -> list[uuid.UUID]:
+            rows = await pool.fetch("SELECT event_id FROM outbox WHERE producer = 'ingress'")
+            return [r["event_id"] for r in rows]
+
+        await _accept_contract(PostgresAuditLog(pool), outbox)
+        row = await pool.fetchrow(
+            "SELECT topic, partition, headers FROM outbox WHERE producer = 'ingress' LIMIT 1"
+        )
+        assert row is not None
+        assert row["topic"] == PARTNER_EVENTS.name
+    finally:
+        await pool.close()
+
+
+async def test_retention_deletes_only_audit_rows_older_than_its_period(dsn: str) -> None:
+    now = datetime.now(UTC)
+    old = [_entry(now - timedelta(days=800)), _entry(now - timedelta(days=401))]
+    young = [_entry(now - timedelta(days=399)), _entry(now - timedelta(minutes=1))]
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        audit = PostgresAuditLog(pool)
+        for e in [*old, *young]:
+            await audit.record(e)
+        deleted = await AuditRetention(audit, days=400, clock=lambda: now, batch=1).purge()
+        assert deleted >= len(old)  # other tests' rows may be that old too
+        left = {
+            r["request_id"]
+            for r in await pool.fetch(
+                "SELECT request_id FROM ingress_audit WHERE request_id = ANY($1::uuid[])",
+                [e.request_id for e in [*old, *young]],
+            )
+        }
+        assert left == {e.request_id for e in young}
+    finally:
+        await pool.close()
+
+
+async def test_the_database_refuses_any_other_deletion_of_audit_rows(dsn: str) -> None:
+    now = datetime.now(UTC)
+    ancient, recent = _entry(now - timedelta(days=900)), _entry(now - timedelta(days=100))
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        audit = PostgresAuditLog(pool)
+        await audit.record(ancient)
+        await audit.record(recent)
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):  # not the retention task
+            await pool.execute(
+                "DELETE FROM ingress_audit WHERE request_id = $1", ancient.request_id
+            )
+        misconfigured = AuditRetention(audit, days=30, clock=lambda: now)  # below the floor
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await misconfigured.purge()
+        count = await pool.fetchval(
+            "SELECT count(*) FROM ingress_audit WHERE request_id = ANY($1::uuid[])",
+            [ancient.request_id, recent.request_id],
+        )
+        assert count == 2
+    finally:
+        await pool.close()
+
+
 # -- the production app on the real stack -------------------------------------------------------
 
 
@@ -208,6 +328,177 @@ async def test_a_batch_with_one_bad_event_lands_the_good_ones_on_partner_events(
     assert row["client_addr"] == "198.51.100.20"
     assert sorted(map(str, row["accepted_ids"])) == sorted([good1["event_id"], good2["event_id"]])
     assert [str(i) for i in row["rejected_ids"]] == [bad["event_id"]]
+
+
+# -- a 202 survives the broker: PostgreSQL holds it, the sweeper or intake's catch-up delivers it -
+
+
+class _NeverRelays:
+    """A relay that sends nothing: as if the process died between the commit and the relay."""
+
+    async def relay(self, rows: Sequence[OutboxRow]) -> None:
+        return None
+
+
+def _without_relay(app: FastAPI) -> None:
+    app.state.handler.relay = _NeverRelays()
+
+
+def _handled(log_path: Path, event_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Intake's canonical lines for ``event_id`` (offset -1: read from the outbox, not Kafka)."""
+    lines = [orjson.loads(line) for line in log_path.read_bytes().splitlines() if line[:1] == b"{"]
+    return [
+        line
+        for line in lines
+        if line.get("event") == "record_handled" and line.get("event_id") == str(event_id)
+    ]
+
+
+@pytest.mark.parametrize("kill", ["immediately", "after_the_relay", "before_the_relay"])
+def test_a_202_survives_a_broker_sigkill_right_after_it_and_reaches_events_once(
+    kill: str, infra: Infrastructure, endpoints: Endpoints, workers: Workers
+) -> None:
+    """The broker is SIGKILLed right after the 202, then restarted empty; intake and a fresh
+    ingress (its outbox sweeper) start. ``immediately``: whatever the relay had done by then;
+    ``after_the_relay``: the broker had the record and forgot it, so intake catches it up from
+    the outbox; ``before_the_relay``: the broker never had it, so the sweeper sends it. (A sync
+    test: ``restart_broker`` must run on the main thread, whose death the broker follows.)"""
+    broker = infra.broker
+    if broker is None:
+        pytest.skip("the broker is not embedded here, so this test cannot kill it")
+    event = contact(at=datetime.now(UTC))
+    event_id = uuid.UUID(event["event_id"])
+
+    async def query(sql: str) -> Any:
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            return await conn.fetchval(sql, event_id)
+        finally:
+            await conn.close()
+
+    async def relayed() -> bool:
+        return bool(
+            await query(
+                "SELECT relayed_at IS NOT NULL FROM outbox "
+                "WHERE producer = 'ingress' AND event_id = $1"
+            )
+        )
+
+    async def recorded() -> int:
+        n: int = await query("SELECT count(*) FROM events WHERE event_id = $1")
+        return n
+
+    async def submit_then_kill() -> bool:
+        started = _without_relay if kill == "before_the_relay" else None
+        async with serving(endpoints, started=started) as (client, admin):
+            _, auth = await new_key(admin, Agency.EDUCATION)
+            response = await client.post("/v1/events", json=event, headers=auth)
+            assert response.status_code == 202, response.text
+            if kill == "after_the_relay":
+                await wait_until(relayed, timeout=30)
+            os.kill(broker.process.pid, signal.SIGKILL)
+        stored = await query(
+            "SELECT count(*) FROM outbox WHERE producer = 'ingress' AND event_id = $1"
+        )
+        assert stored == 1  # the 202 is PostgreSQL's, whatever the broker did
+        return await relayed()
+
+    async def recover() -> None:
+        async with serving(endpoints):  # a fresh ingress: its lifespan runs the outbox sweeper
+            assert await wait_until(recorded, timeout=60) == 1
+            await wait_until(relayed, timeout=60)
+            await asyncio.sleep(3)  # more sweeps and catch-up passes: nothing applied again
+
+    relayed_before_the_kill = asyncio.run(submit_then_kill())
+    if kill != "immediately":
+        assert relayed_before_the_kill is (kill == "after_the_relay")
+    infra.restart_broker()  # empty, topics created again
+    intake = workers.start("intake", FRONTDOOR_CATCHUP_INTERVAL="1")
+    asyncio.run(recover())
+    assert intake.poll() is None, "the intake worker exited"
+
+    assert asyncio.run(recorded()) == 1
+    claims = asyncio.run(
+        query("SELECT count(*) FROM processed_events WHERE consumer = 'intake' AND event_id = $1")
+    )
+    routed = asyncio.run(
+        query("SELECT count(*) FROM outbox WHERE producer = 'intake' AND event_id = $1")
+    )
+    assert (claims, routed) == (1, 1)  # intake handled it once and routed it once
+    handled = [
+        line
+        for line in _handled(workers.log_dir / "intake-0.log", event_id)
+        if line["outcome"] == "handled"
+    ]
+    assert len(handled) == 1, handled
+    read_from_outbox = handled[0]["offset"] == -1
+    if relayed_before_the_kill:
+        # the broker forgot it and nothing sent it again: only intake's catch-up can deliver it
+        assert read_from_outbox
+    sent_by = "the relay before the kill" if relayed_before_the_kill else "the sweeper afterwards"
+    read_by = "catch-up from the outbox" if read_from_outbox else "reading partner.events"
+    print(f"[{kill}] sent to the broker by {sent_by}; intake handled it by {read_by}")
+
+
+def test_a_running_ingress_sweeper_sends_a_202_given_while_the_broker_was_dead(
+    infra: Infrastructure, endpoints: Endpoints, workers: Workers, tmp_path: Path
+) -> None:
+    """Ingress stays up through the broker's death: the submission is 202 at once, its relay
+    gives up after the publish timeout, and the same process's sweeper sends it once the
+    restarted broker answers."""
+    broker = infra.broker
+    if broker is None:
+        pytest.skip("the broker is not embedded here, so this test cannot kill it")
+    event = contact(at=datetime.now(UTC))
+    event_id = uuid.UUID(event["event_id"])
+    log_path = tmp_path / "ingress-up.log"
+
+    async def issue_key() -> dict[str, str]:
+        pool = await create_pool(endpoints.database_url, max_size=1)
+        try:
+            admin = CredentialAdmin(PostgresCredentialStore(pool), clock=lambda: datetime.now(UTC))
+            return (await new_key(admin, Agency.EDUCATION))[1]
+        finally:
+            await pool.close()
+
+    async def delivered() -> tuple[bool, int]:
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            sent = await conn.fetchval(
+                "SELECT relayed_at IS NOT NULL FROM outbox "
+                "WHERE producer = 'ingress' AND event_id = $1",
+                event_id,
+            )
+            n = await conn.fetchval("SELECT count(*) FROM events WHERE event_id = $1", event_id)
+            return bool(sent), n
+        finally:
+            await conn.close()
+
+    auth = asyncio.run(issue_key())
+    with uvicorn_ingress(endpoints, log_path, FRONTDOOR_INGRESS_PUBLISH_TIMEOUT_SECONDS="1") as url:
+        os.kill(broker.process.pid, signal.SIGKILL)
+        response = httpx.post(f"{url}/v1/events", json=event, headers=auth, timeout=30)
+        assert response.status_code == 202, response.text
+        time.sleep(3)  # past the relay's timeout: only the sweeper can send it now
+        assert asyncio.run(delivered()) == (False, 0)
+        infra.restart_broker()
+
+        async def sent() -> bool:
+            return (await delivered())[0]
+
+        # nothing else runs yet (every worker's sweeper relays any producer's rows)
+        asyncio.run(wait_until(sent, timeout=90))
+        workers.start("intake")
+
+        async def reached_events() -> bool:
+            return (await delivered())[1] == 1
+
+        asyncio.run(wait_until(reached_events, timeout=90))
+    lines = [orjson.loads(line) for line in log_path.read_bytes().splitlines() if line[:1] == b"{"]
+    events = [line.get("event") for line in lines]
+    assert "ingress_relay_deferred" in events
+    assert "outbox_relayed_late" in events  # the sweeper of the very same process
+    assert asyncio.run(delivered()) == (True, 1)
 
 
 async def test_every_refusal_is_answered_as_documented_and_audited(
@@ -329,10 +620,10 @@ def test_agencies_cli_issues_lists_rotates_and_revokes_keys(endpoints: Endpoints
 # -- end to end: HTTP → partner.events → intake → events → SLA timer ----------------------------
 
 
-@pytest.fixture
-def ingress_server(endpoints: Endpoints, tmp_path: Path) -> Any:
+@contextmanager
+def uvicorn_ingress(endpoints: Endpoints, log_path: Path, **env: str) -> Iterator[str]:
+    """``frontdoor worker ingress``'s code in a subprocess; its base URL."""
     port = free_port()
-    log_path = tmp_path / "ingress.log"
     code = (
         "from services.common.logging import configure_logging\n"
         "from services.common.settings import resolve_endpoints\n"
@@ -349,6 +640,7 @@ def ingress_server(endpoints: Endpoints, tmp_path: Path) -> Any:
                 "DATABASE_URL": endpoints.database_url,
                 "FRONTDOOR_LOG_FORMAT": "json",
                 "FRONTDOOR_INGRESS_AUTH_CACHE_TTL_SECONDS": "0",
+                **env,
             },
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -359,6 +651,12 @@ def ingress_server(endpoints: Endpoints, tmp_path: Path) -> Any:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc)
+
+
+@pytest.fixture
+def ingress_server(endpoints: Endpoints, tmp_path: Path) -> Iterator[str]:
+    with uvicorn_ingress(endpoints, tmp_path / "ingress.log") as url:
+        yield url
 
 
 async def test_an_http_contact_reaches_the_events_table_and_starts_its_sla_timer(

@@ -54,13 +54,14 @@ def fresh_seed() -> int:
     return uuid.uuid4().int % 1_000_000_000
 
 
+@pytest.mark.parametrize("runtime", ["aiokafka", "faust"])
 async def test_simulated_feed_lands_every_valid_event_exactly_once(
-    endpoints: Endpoints, workers: Workers, tmp_path: Path
+    endpoints: Endpoints, workers: Workers, tmp_path: Path, runtime: str
 ) -> None:
     lines = simulated_lines(tmp_path, days=7, seed=fresh_seed())
     ids = [orjson.loads(line)["event_id"] for line in lines]
     assert len(set(ids)) == len(ids)
-    workers.start("intake")
+    workers.start("intake", FRONTDOOR_RUNTIME=runtime)
     await publish_lines(endpoints.bootstrap_servers, lines)
     await wait_until(lambda: _equals(count_events(endpoints.database_url, ids), len(ids)))
 

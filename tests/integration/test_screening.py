@@ -146,7 +146,9 @@ async def test_redelivered_contact_changes_nothing(
     await wait_until(lambda: result_row(db, marker))
     assert await result_row(db, event) == before
     ledger = await db.fetchval(
-        "SELECT count(*) FROM processed_events WHERE event_id = $1", UUID(event["event_id"])
+        "SELECT count(*) FROM processed_events WHERE consumer = 'screening.triage'"
+        " AND event_id = $1",
+        UUID(event["event_id"]),
     )
     assert ledger == 1
     published = await caused_by(
@@ -268,7 +270,9 @@ async def test_screening_killed_mid_stream_loses_nothing_and_records_each_contac
 
     assert await recorded() == len(events)
     ledger = await db.fetchval(
-        "SELECT count(*) FROM processed_events WHERE event_id = ANY($1::uuid[])", ids
+        "SELECT count(*) FROM processed_events WHERE consumer = 'screening.triage'"
+        " AND event_id = ANY($1::uuid[])",
+        ids,
     )
     assert ledger == len(events)
     triaged = {

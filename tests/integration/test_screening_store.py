@@ -1,7 +1,9 @@
 """Screening's PostgreSQL adapter against a real database: history, results, decisions, queue.
 
 History rows are written straight into ``events`` (as intake would), each test with its own
-children and families, so the tests share one database without seeing each other.
+children and families, so the tests share one database without seeing each other. The adapter
+is bound to a connection (the pipeline unit's in a worker); here mostly to a pool, whose
+``fetch``/``fetchval`` are the same.
 """
 
 from __future__ import annotations
@@ -23,17 +25,15 @@ from schemas.events.casework import ScreeningDecisionRecorded
 from schemas.events.contacts import ContactReceived, PoliceDaNotification
 from schemas.registry import parse_event
 from services.common.calendar import DEFAULT_OFFICE_HOURS, WorkingCalendar
+from services.common.ledger import PostgresLedger
 from services.common.settings import Endpoints
 from services.screening.adapters.postgres import PostgresScreeningStore
-from services.screening.adapters.records import triaged_event
 from services.screening.adapters.rules_file import load_rules
+from services.screening.domain.announcements import Triaged, triaged_event
+from services.screening.domain.deadlines import working_hours_deadline
 from services.screening.domain.from_event import TriageHistory, triage_input_from_event
+from services.screening.domain.history import HistoryQuery
 from services.screening.domain.triage import triage
-from services.screening.handlers import (
-    HistoryQuery,
-    Triaged,
-    working_hours_deadline,
-)
 from tests.factories import child_details, child_id, contact, da_notification, envelope
 
 pytestmark = pytest.mark.integration
@@ -150,7 +150,7 @@ def query(child: str, family: str | None = None, at: datetime = MOMENT) -> Histo
 
 
 async def history_of(pool: asyncpg.Pool, q: HistoryQuery) -> TriageHistory:
-    return (await PostgresScreeningStore(pool).known("test.triage", [q])).histories[q.event_id]
+    return (await PostgresScreeningStore(pool).histories([q]))[q.event_id]
 
 
 def triaged(event: dict[str, Any]) -> Triaged:
@@ -222,7 +222,7 @@ async def test_earlier_screening_results_count_even_before_intake_commits(
 ) -> None:
     child = child_id()
     earlier = da_notification(child, at=MOMENT - timedelta(days=2))
-    await PostgresScreeningStore(pool).record_triage("test.triage", [triaged(earlier)])
+    await PostgresScreeningStore(pool).record_triage([triaged(earlier)])
     history = await history_of(pool, query(child))
     assert history.incidents_at == (datetime.fromisoformat(earlier["payload"]["incident_at"]),)
 
@@ -258,10 +258,9 @@ async def test_a_batch_of_histories_is_answered_per_query(pool: asyncpg.Pool) ->
     a, b = child_id(), child_id()
     await record_event(pool, referral(a, MOMENT - timedelta(days=5), "Team A"))
     qa, qb = query(a), query(b)
-    known = await PostgresScreeningStore(pool).known("test.triage", [qa, qb])
-    assert known.histories[qa.event_id].open_case_team == "Team A"
-    assert known.histories[qb.event_id] == TriageHistory()
-    assert known.processed == frozenset()
+    histories = await PostgresScreeningStore(pool).histories([qa, qb])
+    assert histories[qa.event_id].open_case_team == "Team A"
+    assert histories[qb.event_id] == TriageHistory()
 
 
 # ── results, decisions, queue ────────────────────────────────────────────────────────────────
@@ -274,18 +273,18 @@ async def result_row(pool: asyncpg.Pool, event: dict[str, Any]) -> asyncpg.Recor
     return row
 
 
-async def test_recording_a_result_is_idempotent_and_fills_the_ledger(pool: asyncpg.Pool) -> None:
+async def test_recording_a_result_is_idempotent_and_leaves_the_ledger_to_the_pipeline(
+    pool: asyncpg.Pool,
+) -> None:
     store = PostgresScreeningStore(pool)
     event = da_notification(dash=15)
     t = triaged(event)
-    assert await store.record_triage("test.triage", [t]) == 1
-    assert await store.record_triage("test.triage", [t]) == 0
-    assert await store.processed("test.triage", [t.contact.event_id]) == {t.contact.event_id}
-    q = HistoryQuery(t.contact.event_id, t.contact.subject.child_id, None, t.incident_at)
-    other = query(child_id())
-    known = await store.known("test.triage", [q, other])
-    assert known.processed == {t.contact.event_id}
-    assert (await store.known("another.consumer", [q])).processed == frozenset()
+    assert await store.record_triage([t]) == 1
+    assert await store.record_triage([t]) == 0
+    claimed = await pool.fetchval(
+        "SELECT count(*) FROM processed_events WHERE event_id = $1", t.contact.event_id
+    )
+    assert claimed == 0  # the pipeline claims ids in the batch's transaction, not the adapter
     row = await result_row(pool, event)
     assert row is not None
     assert (row["priority"], row["route_kind"], row["decided_at"]) == ("red", "mash_queue", None)
@@ -297,12 +296,10 @@ async def test_a_decision_is_stored_beside_the_result_in_either_order(pool: asyn
     store = PostgresScreeningStore(pool)
     first, second = contact(), contact()
     decided = NOW + timedelta(hours=3)
-    await store.record_triage("test.triage", [triaged(first)])
-    await store.record_decisions(
-        "test.decisions", [decision_for(first, decided, "information_and_advice")]
-    )
-    await store.record_decisions("test.decisions", [decision_for(second, decided, "early_help")])
-    await store.record_triage("test.triage", [triaged(second)])
+    await store.record_triage([triaged(first)])
+    await store.record_decisions([decision_for(first, decided, "information_and_advice")])
+    await store.record_decisions([decision_for(second, decided, "early_help")])
+    await store.record_triage([triaged(second)])
     for event, kind in ((first, "information_and_advice"), (second, "early_help")):
         row = await result_row(pool, event)
         assert row is not None
@@ -312,12 +309,10 @@ async def test_a_decision_is_stored_beside_the_result_in_either_order(pool: asyn
 async def test_an_older_decision_never_replaces_a_newer_one(pool: asyncpg.Pool) -> None:
     store = PostgresScreeningStore(pool)
     event = contact()
-    await store.record_triage("test.triage", [triaged(event)])
+    await store.record_triage([triaged(event)])
     newer, older = NOW + timedelta(hours=5), NOW + timedelta(hours=1)
-    await store.record_decisions("test.decisions", [decision_for(event, newer, "early_help")])
-    await store.record_decisions(
-        "test.decisions", [decision_for(event, older, "no_further_action")]
-    )
+    await store.record_decisions([decision_for(event, newer, "early_help")])
+    await store.record_decisions([decision_for(event, older, "no_further_action")])
     row = await result_row(pool, event)
     assert row is not None
     assert (row["decided_at"], row["decision"]) == (newer, "early_help")
@@ -332,8 +327,8 @@ async def test_the_queue_holds_undecided_results_red_first_then_by_deadline(
     red = in_family(da_notification(dash=15, at=datetime(2025, 3, 4, 2, 0, tzinfo=UTC)), family)
     amber = in_family(da_notification(dash=11, at=datetime(2025, 3, 5, 2, 0, tzinfo=UTC)), family)
     decided = in_family(da_notification(dash=15, at=datetime(2025, 3, 2, 2, 0, tzinfo=UTC)), family)
-    await store.record_triage("test.triage", [triaged(e) for e in (green, red, amber, decided)])
-    await store.record_decisions("test.decisions", [decision_for(decided, NOW, "early_help")])
+    await store.record_triage([triaged(e) for e in (green, red, amber, decided)])
+    await store.record_decisions([decision_for(decided, NOW, "early_help")])
     rows = await pool.fetch(
         "SELECT event_id::text, priority FROM screening_queue WHERE family_id = $1", family
     )
@@ -352,8 +347,8 @@ async def test_a_decision_written_at_the_same_moment_as_its_triage_is_never_lost
     decided = NOW + timedelta(hours=1)
     for event in events:  # each pair races: two connections, two transactions
         await asyncio.gather(
-            store.record_triage("test.triage", [triaged(event)]),
-            store.record_decisions("test.decisions", [decision_for(event, decided, "early_help")]),
+            store.record_triage([triaged(event)]),
+            store.record_decisions([decision_for(event, decided, "early_help")]),
         )
     undecided = await pool.fetchval(
         "SELECT count(*) FROM screening_results WHERE event_id = ANY($1::uuid[])"
@@ -361,3 +356,43 @@ async def test_a_decision_written_at_the_same_moment_as_its_triage_is_never_lost
         [UUID(e["event_id"]) for e in events],
     )
     assert undecided == 0
+
+
+async def test_a_decision_racing_its_triage_in_pipeline_transactions_is_never_lost(
+    pool: asyncpg.Pool,
+) -> None:
+    ledger = PostgresLedger(pool)
+    events = [contact() for _ in range(30)]
+    decided = NOW + timedelta(hours=1)
+
+    async def in_unit(consumer: str, write: Any) -> None:
+        async with ledger.unit(consumer) as unit:  # the lock is held until the batch commits
+            await write(PostgresScreeningStore(unit.connection))
+
+    for event in events:
+        await asyncio.gather(
+            in_unit("test.triage", lambda s, e=event: s.record_triage([triaged(e)])),
+            in_unit(
+                "test.decisions",
+                lambda s, e=event: s.record_decisions([decision_for(e, decided, "early_help")]),
+            ),
+        )
+    undecided = await pool.fetchval(
+        "SELECT count(*) FROM screening_results WHERE event_id = ANY($1::uuid[])"
+        " AND decided_at IS NULL",
+        [UUID(e["event_id"]) for e in events],
+    )
+    assert undecided == 0
+
+
+async def test_results_of_a_batch_that_rolls_back_are_not_stored(pool: asyncpg.Pool) -> None:
+    event = contact()
+
+    async def failing_batch() -> None:
+        async with PostgresLedger(pool).unit("test.triage") as unit:
+            await PostgresScreeningStore(unit.connection).record_triage([triaged(event)])
+            raise RuntimeError("a later record of the batch failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_batch()
+    assert await result_row(pool, event) is None

@@ -8,6 +8,7 @@ stopped at the end of its test: workers on different clocks never share the data
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import uuid
 from collections.abc import Sequence
@@ -21,11 +22,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.topics import CASEWORK, CONTACTS, SLA
+from schemas.topics import CASEWORK, CONTACTS, DEADLETTER, SLA
 from services.common.calendar import WorkingCalendar
+from services.common.deadletter import header_map
 from services.common.kafka import new_producer
 from services.common.settings import Endpoints
-from tests.conftest import Workers, wait_until
+from tests.conftest import Workers, read_topic, wait_until
 from tests.factories import child_id, contact, da_notification, envelope
 from tests.unit.test_sla_handler import (
     decision,
@@ -189,13 +191,18 @@ async def _at_least(awaitable: Any, n: int) -> Any:
 # -- a deadline passing ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("runtime", ["aiokafka", "faust"])
 async def test_deadline_passing_emits_one_warning_and_exactly_one_breach_never_early(
-    endpoints: Endpoints, workers: Workers
+    endpoints: Endpoints, workers: Workers, runtime: str
 ) -> None:
     child = child_id()
     c = contact(child, at=utc(2025, 3, 4, 10, 30))
     due = utc(2025, 3, 5, 23, 59, 59)  # end of Wednesday; warning due at end of Tuesday
-    workers.start("sla", FRONTDOOR_SLA_CLOCK_OFFSET_SECONDS=offset_to(due - timedelta(seconds=30)))
+    workers.start(
+        "sla",
+        FRONTDOOR_SLA_RUNTIME=runtime,
+        FRONTDOOR_SLA_CLOCK_OFFSET_SECONDS=offset_to(due - timedelta(seconds=30)),
+    )
     await publish(endpoints.bootstrap_servers, [(c, CONTACTS.name)])
 
     async def timer_row(status: str) -> asyncpg.Record | None:
@@ -373,3 +380,85 @@ async def test_replayed_simulated_month_gives_every_contact_its_screening_clock(
             assert row["status"] == "breached", (contact_id, row["status"])
             assert row["breached_at"] > due
     assert 0 < late < len(contacts)  # the month has decisions on both sides of the deadline
+
+
+# -- poison ----------------------------------------------------------------------------------------
+
+
+async def dead_letters_for(bootstrap: str, event_ids: set[str]) -> dict[str, dict[str, str]]:
+    """The ``dlq.*`` headers of each dead letter carrying one of these events, by event id."""
+    found: dict[str, dict[str, str]] = {}
+    for record in await read_topic(bootstrap, DEADLETTER.name, DEADLETTER.partitions):
+        try:
+            value = orjson.loads(record.value)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and value.get("event_id") in event_ids:
+            found[value["event_id"]] = header_map(list(record.headers))
+    return found
+
+
+@pytest.mark.parametrize("runtime", ["aiokafka", "faust"])
+async def test_poison_records_are_dead_lettered_with_their_reason_and_the_rest_land(
+    endpoints: Endpoints, workers: Workers, runtime: str
+) -> None:
+    events = [contact(at=utc(2025, 3, 4, 10, 30)) for _ in range(500)]
+    nul_text, nul_header, beyond_calendar = events[101], events[250], events[399]
+    nul_text["payload"]["summary"] = "Seen at the door \u0000 by a neighbour."
+    # valid by the contract, but its deadline lies beyond the bank-holiday calendar (2040):
+    # the handler raises, the batch is split until this record stands alone
+    beyond_calendar["payload"]["contact_at"] = "2099-03-04T10:30:00+00:00"
+    beyond_calendar["occurred_at"] = "2099-03-04T10:30:00+00:00"
+    producer = new_producer(endpoints.bootstrap_servers)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(
+                CONTACTS.name,
+                orjson.dumps(e),
+                key=e["subject"]["child_id"].encode(),
+                headers=[("event_type", b"contact.received")]
+                + ([("trace", b"a\x00b")] if e is nul_header else []),
+            )
+            for e in events
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    worker = workers.start("sla", FRONTDOOR_SLA_RUNTIME=runtime)
+
+    good = [e for e in events if e not in (nul_text, nul_header, beyond_calendar)]
+    children = [e["subject"]["child_id"] for e in good]
+
+    async def landed() -> bool:
+        rows = await timers_of(endpoints.database_url, children)
+        return len({r["child_id"] for r in rows if r["kind"] == "screening_decision"}) == 497
+
+    await wait_until(landed, timeout=120)
+    poison = {str(e["event_id"]): e for e in (nul_text, nul_header, beyond_calendar)}
+    letters = await wait_until(
+        lambda: _all_of(dead_letters_for(endpoints.bootstrap_servers, set(poison)), 3),
+        timeout=60,
+    )
+    assert isinstance(letters, dict)
+    reasons = {eid: letters[eid]["dlq.reason"] for eid in poison}
+    assert reasons == {
+        str(nul_text["event_id"]): "validation",
+        str(nul_header["event_id"]): "validation",
+        str(beyond_calendar["event_id"]): "processing",
+    }
+    assert letters[str(beyond_calendar["event_id"])]["dlq.exception.class"].endswith(
+        "CalendarRangeError"
+    )
+    assert "\u0000" not in letters[str(nul_text["event_id"])]["dlq.exception.message"]
+    assert letters[str(nul_header["event_id"])]["trace"] == "a\x00b"  # original headers kept
+    assert not await timers_of(
+        endpoints.database_url, [e["subject"]["child_id"] for e in poison.values()]
+    )
+    await asyncio.sleep(2)
+    assert worker.poll() is None  # the worker never stopped
+
+
+async def _all_of(awaitable: Any, n: int) -> Any:
+    found = await awaitable
+    return found if len(found) >= n else {}

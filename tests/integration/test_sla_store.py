@@ -1,5 +1,6 @@
 """The SLA adapters against a real PostgreSQL: the lease, row locks between handler and scanner,
-the outbox relay, and the ``frontdoor sla`` listing."""
+no lock held while Kafka answers, scheduled announcements, early events' retention, the batch
+sender and the ``frontdoor sla`` listing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -14,19 +16,28 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from structlog.testing import capture_logs
 
-from schemas.topics import SLA
+from schemas.topics import CONTACTS, SLA
 from services.cli.sla import sla_command
+from services.common.calendar import WorkingCalendar
+from services.common.deadletter import Origin
 from services.common.kafka import ensure_topics, new_producer
-from services.common.publishing import KafkaPublisher, OutRecord
+from services.common.ledger import PostgresLedger
+from services.common.outbox import KafkaSender, OutboxRow, Relay, partition_for
+from services.common.pipeline import Handler, HandlerFactory, Pipeline, Subscription
 from services.common.settings import Endpoints
-from services.sla.adapters.kafka import BatchPublisher
+from services.sla.adapters.kafka import BatchSender
 from services.sla.adapters.leadership import PostgresLeadership
 from services.sla.adapters.postgres import PostgresTimerStore
+from services.sla.adapters.rows import schedule
 from services.sla.adapters.scanning import PostgresScanStore
-from services.sla.handlers import TIMERS_CONSUMER
-from services.sla.scanner import settle_at
+from services.sla.domain import announcements
+from services.sla.domain.breaches import settle_at
+from services.sla.domain.clocks import wanted_event_types
+from services.sla.domain.timers import Timer, TimerStatus
+from services.sla.handlers import TIMERS_CONSUMER, TimerHandler
+from services.sla.policies import load_policy
 from tests.conftest import wait_until
-from tests.factories import child_id
+from tests.factories import child_id, contact, to_line
 
 pytestmark = pytest.mark.integration
 
@@ -125,10 +136,11 @@ async def test_scanner_skips_a_clock_a_lifecycle_batch_holds_instead_of_waiting(
     child = child_id()
     now = datetime.now(UTC)
     timer_id = await insert_timer(pool, child, now - timedelta(minutes=5))
-    scan = PostgresScanStore(pool)
+    scan = PostgresScanStore(PostgresLedger(pool))
 
-    async with PostgresTimerStore(pool).unit(TIMERS_CONSUMER, [child], [uuid.uuid4()]) as unit:
-        assert [t.timer_id for t in unit.children[child].timers] == [timer_id]
+    async with pool.acquire() as conn, conn.transaction():  # a lifecycle batch's transaction
+        children = await PostgresTimerStore(conn).load([child])
+        assert [t.timer_id for t in children[child].timers] == [timer_id]
         await asyncio.wait_for(
             scan.settle_due(now, 1000, settle_at(now), recorded_before=now - GRACE), timeout=5
         )
@@ -146,7 +158,7 @@ ALL_DUE = 10_000_000
 async def test_breach_is_never_written_at_or_before_the_deadline(pool: asyncpg.Pool) -> None:
     due = datetime.now(UTC) + timedelta(days=400)  # nobody else's clock is this far out
     timer_id = await insert_timer(pool, child_id(), due)
-    scan = PostgresScanStore(pool)
+    scan = PostgresScanStore(PostgresLedger(pool))
 
     await scan.settle_due(due, ALL_DUE, settle_at(due), recorded_before=due)
     assert await status_of(pool, timer_id) == "open"
@@ -160,30 +172,173 @@ async def test_breach_is_never_written_at_or_before_the_deadline(pool: asyncpg.P
     assert (row["status"], row["breached_at"]) == ("breached", later)
 
 
-async def test_outbox_row_stays_until_the_broker_acknowledged_it(pool: asyncpg.Pool) -> None:
+async def outbox_rows(pool: asyncpg.Pool, event_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await pool.fetch(
+            "SELECT producer, topic, relayed_at FROM outbox WHERE event_id = $1", event_id
+        )
+    )
+
+
+def _opened(handler: Handler) -> HandlerFactory:
+    @asynccontextmanager
+    async def factory(_resources: object) -> AsyncIterator[Handler]:
+        yield handler
+
+    return factory
+
+
+class RecordingSender:
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.rows: list[OutboxRow] = []
+        self.fail = fail
+
+    async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
+        self.rows.extend(rows)
+        if self.fail is not None:
+            raise self.fail
+
+
+async def test_a_breach_is_committed_to_the_outbox_with_its_transition_and_stamped_when_sent(
+    pool: asyncpg.Pool,
+) -> None:
     due = datetime.now(UTC) + timedelta(days=500)
     later = due + timedelta(seconds=1)
     timer_id = await insert_timer(pool, child_id(), due)
-    scan = PostgresScanStore(pool)
-    await scan.settle_due(later, ALL_DUE, settle_at(later), recorded_before=later)
-    sent: list[OutRecord] = []
+    ledger = PostgresLedger(pool)
+    rows = await PostgresScanStore(ledger).settle_due(
+        later, ALL_DUE, settle_at(later), recorded_before=later
+    )
+    event_id = uuid.uuid5(timer_id, "breached")
+    (mine,) = [r for r in rows if r.event_id == event_id]
+    assert mine.topic == SLA.name
+    assert mine.event_type == "sla.breached"
+    assert [(r["producer"], r["relayed_at"]) for r in await outbox_rows(pool, event_id)] == [
+        ("sla.scanner", None)
+    ]
 
-    async def broken(records: Sequence[OutRecord]) -> None:
-        sent.extend(records)
-        raise ConnectionError("no acknowledgement")
+    with pytest.raises(ConnectionError):  # the broker never acknowledged: the row waits
+        await Relay(ledger, RecordingSender(ConnectionError("no ack"))).relay([mine])
+    assert (await outbox_rows(pool, event_id))[0]["relayed_at"] is None
+    await Relay(ledger, RecordingSender()).relay([mine])
+    assert (await outbox_rows(pool, event_id))[0]["relayed_at"] is not None
 
-    async def working(records: Sequence[OutRecord]) -> None:
-        sent.extend(records)
 
-    with pytest.raises(ConnectionError):
-        await scan.relay_outbox(later, 100_000, broken)
-    mine = "SELECT count(*) FROM sla_outbox WHERE timer_id = $1"
-    assert await pool.fetchval(mine, timer_id) == 1
-    await scan.relay_outbox(later, 100_000, working)
-    assert await pool.fetchval(mine, timer_id) == 0
-    event_id = str(uuid.uuid5(timer_id, "breached")).encode()
-    ours = [r for r in sent if r.value is not None and event_id in r.value]
-    assert len(ours) == 2  # published twice, with the same event id both times
+async def test_no_row_lock_is_held_while_the_scanner_or_the_handler_waits_for_kafka(
+    pool: asyncpg.Pool,
+) -> None:
+    due = datetime.now(UTC) + timedelta(days=600)
+    later = due + timedelta(seconds=1)
+    scanned_child, handled = child_id(), contact()
+    timer_id = await insert_timer(pool, scanned_child, due)
+    ledger = PostgresLedger(pool)
+    locked_while_sending: list[str] = []
+    sent: list[str | None] = []
+
+    class LockProbe:
+        async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
+            sent.extend(r.event_type for r in rows)
+            async with pool.acquire() as conn, conn.transaction():
+                for sql, key in (
+                    ("SELECT 1 FROM sla_timers WHERE timer_id = $1 FOR UPDATE NOWAIT", timer_id),
+                    (
+                        "SELECT 1 FROM sla_children WHERE child_id = $1 FOR UPDATE NOWAIT",
+                        handled["subject"]["child_id"],
+                    ),
+                ):
+                    try:
+                        await conn.fetch(sql, key)
+                    except asyncpg.exceptions.LockNotAvailableError:
+                        locked_while_sending.append(sql)
+
+    relay = Relay(ledger, LockProbe())
+    rows = await PostgresScanStore(ledger).settle_due(
+        later, ALL_DUE, settle_at(later), recorded_before=later
+    )
+    await relay.relay([r for r in rows if r.event_id == uuid.uuid5(timer_id, "breached")])
+
+    policy = load_policy("wt2013")
+    handler = TimerHandler(
+        PostgresTimerStore, policy, WorkingCalendar.england_and_wales(), lambda: later
+    )
+    sub = Subscription(
+        consumer=TIMERS_CONSUMER,
+        topic=CONTACTS.name,
+        group="frontdoor-sla-contacts",
+        handler=_opened(handler),
+        event_types=wanted_event_types(policy),
+    )
+    origin = Origin(
+        CONTACTS.name,
+        0,
+        0,
+        handled["subject"]["child_id"].encode(),
+        to_line(handled),
+        (("event_type", b"contact.received"),),
+    )
+    outcome = await Pipeline(sub, handler, ledger, relay).process([origin])
+
+    assert outcome.handled == 1
+    assert sent == ["sla.breached", "sla.started"]  # the scanner's round, then the handler's batch
+    assert locked_while_sending == []
+
+
+async def test_a_scheduled_breach_moves_into_the_outbox_once_at_its_moment(
+    pool: asyncpg.Pool,
+) -> None:
+    moment = datetime.now(UTC) + timedelta(days=900)
+    timer = Timer(
+        timer_id=uuid.uuid4(),
+        child_id=child_id(),
+        kind="screening_decision",
+        policy="wt2013",
+        subject_ref=str(uuid.uuid4()),
+        started_at=moment - timedelta(days=3),
+        due_at=moment - timedelta(days=1),
+        status=TimerStatus.MET,
+        met_at=moment,
+        breached_at=moment,
+    )
+    entry = announcements.outbox_entry(timer, announcements.breached(timer, team="MASH"))
+    async with pool.acquire() as conn:
+        await schedule(conn, [entry, entry])  # scheduling twice keeps one
+    scan = PostgresScanStore(PostgresLedger(pool))
+
+    early = await scan.release_scheduled(moment - timedelta(microseconds=1), 100_000)
+    assert entry.event_id not in {r.event_id for r in early}
+
+    released = await asyncio.gather(
+        scan.release_scheduled(moment, 100_000), scan.release_scheduled(moment, 100_000)
+    )
+    mine = [r for rows in released for r in rows if r.event_id == entry.event_id]
+    assert len(mine) == 1
+    assert mine[0].value == entry.record.value
+    assert len(await outbox_rows(pool, entry.event_id)) == 1
+    left = "SELECT count(*) FROM sla_outbox WHERE event_id = $1"
+    assert await pool.fetchval(left, entry.event_id) == 0
+
+
+async def test_early_events_past_their_retention_are_forgotten_and_newer_ones_kept(
+    pool: asyncpg.Pool,
+) -> None:
+    child = child_id()
+    cutoff = datetime(2001, 1, 1, tzinfo=UTC)  # older than anything any other test records
+    old, kept = uuid.uuid4(), uuid.uuid4()
+    for event_id, recorded in ((old, cutoff - timedelta(days=1)), (kept, cutoff)):
+        await pool.execute(
+            "INSERT INTO sla_early_events (child_id, event_id, event_type, occurred_at, body,"
+            " recorded_at) VALUES ($1, $2, 'case.closed', $3, '{}', $3)",
+            child,
+            event_id,
+            recorded,
+        )
+    scan = PostgresScanStore(PostgresLedger(pool))
+
+    while await scan.forget_early_events(cutoff, 1) == 1:
+        pass
+
+    left = await pool.fetch("SELECT event_id FROM sla_early_events WHERE child_id = $1", child)
+    assert [r["event_id"] for r in left] == [kept]
 
 
 # -- frontdoor sla ---------------------------------------------------------------------------------
@@ -227,25 +382,37 @@ def test_frontdoor_sla_json_lists_live_clocks_soonest_first_with_offsets(
     assert not [r for r in breaching if r["child_id"] == child]  # due in two years
 
 
-# -- the relay's batch publisher -------------------------------------------------------------------
+# -- the scanner's batch sender --------------------------------------------------------------------
 
 
-async def test_batch_publisher_puts_each_child_where_a_plain_send_would(
+async def test_batch_sender_puts_each_row_where_the_pipelines_sender_does_with_its_timestamp(
     endpoints: Endpoints,
 ) -> None:
     marker = uuid.uuid4().hex
     topic = f"test.sla.batch.{marker[:8]}"
     await ensure_topics(endpoints.bootstrap_servers, [(topic, SLA.partitions)])
+    partitions = {topic: SLA.partitions}
     keys = [child_id().encode() for _ in range(40)]
+
+    def rows(how: str) -> list[OutboxRow]:
+        return [
+            OutboxRow(
+                event_id=uuid.uuid4(),
+                event_type="sla.breached",
+                topic=topic,
+                partition=partition_for(topic, k, partitions=partitions),
+                key=k,
+                value=f"{marker}:{how}".encode(),
+                headers=(("event_type", b"sla.breached"),),
+            )
+            for k in keys
+        ]
+
     producer = new_producer(endpoints.bootstrap_servers)
     await producer.start()
     try:
-        await KafkaPublisher(producer).publish(
-            [OutRecord(topic, k, f"{marker}:send".encode()) for k in keys]
-        )
-        await BatchPublisher(producer).publish(
-            [OutRecord(topic, k, f"{marker}:batch".encode(), [("h", b"1")]) for k in keys]
-        )
+        await KafkaSender(producer).send(rows("send"), timestamp_ms=1_700_000_000_000)
+        await BatchSender(producer).send(rows("batch"), timestamp_ms=1_700_000_000_123)
     finally:
         await producer.stop()
 
@@ -257,20 +424,23 @@ async def test_batch_publisher_puts_each_child_where_a_plain_send_would(
         tps = [TopicPartition(topic, p) for p in range(SLA.partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        where: dict[tuple[bytes, str], int] = {}
+        where: dict[tuple[bytes, str], tuple[int, int, list[tuple[str, bytes]]]] = {}
         idle = 0
         while idle < 3:
             batch = await consumer.getmany(timeout_ms=300)
             got = [r for rs in batch.values() for r in rs]
             for r in got:
                 if r.value is not None and r.value.startswith(marker.encode()):
-                    where[(r.key, r.value.decode().split(":")[1])] = r.partition
+                    how = r.value.decode().split(":")[1]
+                    where[(r.key, how)] = (r.partition, r.timestamp, list(r.headers))
             idle = 0 if got else idle + 1
     finally:
         await consumer.stop()
     assert len(where) == 2 * len(keys)
-    assert {k: where[(k, "batch")] for k in keys} == {k: where[(k, "send")] for k in keys}
-    assert len({where[(k, "send")] for k in keys}) > 1  # the keys really were spread
+    assert {k: where[(k, "batch")][0] for k in keys} == {k: where[(k, "send")][0] for k in keys}
+    assert len({where[(k, "send")][0] for k in keys}) > 1  # the keys really were spread
+    assert {where[(k, "batch")][1] for k in keys} == {1_700_000_000_123}
+    assert all(where[(k, "batch")][2] == [("event_type", b"sla.breached")] for k in keys)
 
 
 def test_frontdoor_sla_table_shows_the_live_clocks(

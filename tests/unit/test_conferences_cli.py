@@ -12,11 +12,11 @@ import pytest
 from rich.console import Console
 
 from services.cli.conferences import conferences_json, print_conferences
-from services.common.settings import Endpoints
-from services.conferences.bootstrap import build_app
+from services.conferences.adapters.rules import load_rules
+from services.conferences.bootstrap import service
 from services.conferences.config import ConferencesSettings
+from services.conferences.domain.processing import HANDLED_EVENT_TYPES
 from services.conferences.domain.rules import RulesError
-from services.conferences.rules import load_rules
 
 
 def upcoming_row(**overrides: object) -> dict[str, object]:
@@ -81,12 +81,18 @@ def test_a_council_rules_file_comes_from_the_environment(
     assert load_rules(settings.policy, settings.rules_file).reports_before_working_days == 4
 
 
-def test_worker_refuses_to_start_on_a_policy_it_has_no_rules_for(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("FRONTDOOR_FAUST_DATADIR", str(tmp_path))
-    endpoints = Endpoints("127.0.0.1:1", "postgresql://nowhere/none")
+def test_worker_refuses_to_start_on_a_policy_it_has_no_rules_for() -> None:
     with pytest.raises(RulesError, match="wt1999"):
-        build_app(endpoints, ConferencesSettings(policy="wt1999"))
-    app = build_app(endpoints, ConferencesSettings(policy="wt2010"))
-    assert app.conf.id == "frontdoor-conferences"
+        service(ConferencesSettings(policy="wt1999"))
+
+
+def test_worker_reads_casework_as_its_ledger_name_in_its_own_consumer_group() -> None:
+    (sub,) = service(ConferencesSettings(policy="wt2010")).subscriptions
+    assert (sub.consumer, sub.topic, sub.group) == (
+        "conferences",
+        "frontdoor.casework",
+        "frontdoor-conferences",
+    )
+    assert sub.event_types == HANDLED_EVENT_TYPES
+    assert "visit.recorded" in sub.event_types
+    assert "contact.received" not in sub.event_types

@@ -1,15 +1,18 @@
-"""The conferences handler over an in-memory unit of work: invitations, inboxes, dead letters.
+"""The conferences handler through the real pipeline with an in-memory store: invitations, inboxes,
+dead letters, the canonical log line.
 
-The fake store keeps the PostgreSQL adapter's contract: a unit sees only committed state, `save`
-is staged and applied only when the unit ends without an exception (the commit), and a referral
-the service has not seen is found in the history (intake's `events`) when an event names it.
+`PipelineHarness` runs the handler exactly as a worker does — decoding, the wanted-type filter,
+the ``processed_events`` claims, the error policy and the outbox — with the ledger and the sender
+in memory. The fake store keeps the PostgreSQL adapter's contract: `load` returns the committed
+records (a referral the service has not seen is found in the history, intake's ``events``, when an
+event names it), and `save` is the handler's last write, so nothing of a batch that failed before
+it is kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -22,12 +25,17 @@ from schemas.registry import parse_event
 from schemas.topics import CASEWORK, CONFERENCES, DEADLETTER, agency_inbox
 from services.common.calendar import WorkingCalendar
 from services.common.deadletter import Origin, header_map
-from services.common.publishing import OutRecord, RecordingPublisher
+from services.common.pipeline import Outcome
+from services.common.publishing import OutRecord
+from services.conferences.adapters.rules import load_rules
+from services.conferences.bootstrap import CONSUMER
 from services.conferences.domain.invitations import icpc_id, review_id
+from services.conferences.domain.processing import HANDLED_EVENT_TYPES
 from services.conferences.domain.state import ChildFile, ConferenceStatus, Referral
-from services.conferences.handlers import BatchWrite, ConferenceHandler
-from services.conferences.rules import load_rules
+from services.conferences.handlers import ConferenceHandler
+from services.conferences.ports import BatchWrite
 from tests.factories import da_notification
+from tests.harness import PipelineHarness
 from tests.unit.test_conferences_lifecycle import (
     at,
     closed,
@@ -45,49 +53,36 @@ from tests.unit.test_conferences_lifecycle import (
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 CALENDAR = WorkingCalendar.england_and_wales(2020, 2030)
+GROUP = "frontdoor-conferences"
 
 
 @dataclass
 class FakeStore:
     children: dict[str, ChildFile] = field(default_factory=dict)
-    processed: set[tuple[str, UUID]] = field(default_factory=set)
     invitations: dict[UUID, Any] = field(default_factory=dict)
     history: dict[str, list[Referral]] = field(default_factory=dict)
-    fail_save: bool = False
+    saves_to_fail: int = 0
 
-    @asynccontextmanager
-    async def unit(
-        self,
-        consumer: str,
-        child_ids: Sequence[str],
-        event_ids: Sequence[UUID],
-        referral_ids: Mapping[str, Sequence[UUID]],
-    ) -> AsyncIterator[FakeUnit]:
+    def __call__(self, _connection: object) -> FakeStore:
+        return self
+
+    async def load(
+        self, child_ids: Sequence[str], referral_ids: Mapping[str, Sequence[UUID]]
+    ) -> dict[str, ChildFile]:
         files = {c: self.children.get(c, ChildFile(child_id=c)) for c in child_ids}
         for child, wanted in referral_ids.items():
             for found in self.history.get(child, []):
                 if found.referral_id in wanted and found.referral_id not in files[child].referrals:
                     files[child] = files[child].with_referral(found)
-        done = frozenset(e for e in event_ids if (consumer, e) in self.processed)
-        unit = FakeUnit(done, files)
-        yield unit
-        if unit.staged is not None:
-            if self.fail_save:
-                raise ConnectionError("database went away before the commit")
-            for change in unit.staged.children:
-                self.children[change.after.child_id] = change.after
-            self.processed |= {(consumer, e) for e in unit.staged.processed}
-            self.invitations |= {i.event_id: i for i in unit.staged.invitations}
-
-
-@dataclass
-class FakeUnit:
-    processed: frozenset[UUID]
-    children: Mapping[str, ChildFile]
-    staged: BatchWrite | None = None
+        return files
 
     async def save(self, write: BatchWrite) -> None:
-        self.staged = write
+        if self.saves_to_fail:
+            self.saves_to_fail -= 1
+            raise ConnectionError("database went away before the commit")
+        for change in write.children:
+            self.children[change.after.child_id] = change.after
+        self.invitations |= {i.event_id: i for i in write.invitations}
 
 
 def origin(event: dict[str, Any], offset: int = 0) -> Origin:
@@ -104,30 +99,46 @@ def origin(event: dict[str, Any], offset: int = 0) -> Origin:
 @dataclass
 class Rig:
     store: FakeStore
-    publisher: RecordingPublisher
-    handler: ConferenceHandler
+    harness: PipelineHarness
+    offset: int = 0
 
-    async def feed(self, *events: dict[str, Any]) -> Any:
-        return await self.handler.handle_batch([origin(e, i) for i, e in enumerate(events)])
+    async def feed(self, *events: dict[str, Any]) -> Outcome:
+        return await self.feed_records(*(origin(e) for e in events))
+
+    async def feed_records(self, *records: Origin) -> Outcome:
+        numbered = [replace(r, offset=self.offset + n) for n, r in enumerate(records)]
+        self.offset += len(numbered)
+        return await self.harness.feed(numbered)
+
+    @property
+    def sent(self) -> list[OutRecord]:
+        return self.harness.sent
+
+    def clear(self) -> None:
+        self.harness.sender.rows.clear()
 
     def on(self, topic: str) -> list[dict[str, Any]]:
-        return [orjson.loads(r.value or b"") for r in self.publisher.records if r.topic == topic]
+        return [orjson.loads(r.value or b"") for r in self.sent if r.topic == topic]
 
     def dead(self) -> list[OutRecord]:
-        return [r for r in self.publisher.records if r.topic == DEADLETTER.name]
+        return self.harness.sent_to(DEADLETTER.name)
+
+    def processed(self, event: dict[str, Any]) -> bool:
+        return (CONSUMER, UUID(event["event_id"])) in self.harness.ledger.processed
 
 
 def make_rig(policy: str = "wt2013") -> Rig:
-    store, publisher = FakeStore(), RecordingPublisher()
-    handler = ConferenceHandler(
-        store=store,
-        publisher=publisher,
-        rules=load_rules(policy),
-        calendar=CALENDAR,
-        consumer_group="frontdoor-conferences",
+    store = FakeStore()
+    handler = ConferenceHandler(store, load_rules(policy), CALENDAR)
+    harness = PipelineHarness(
+        handler,
+        consumer=CONSUMER,
+        topic=CASEWORK.name,
+        group=GROUP,
+        event_types=HANDLED_EVENT_TYPES,
         clock=lambda: NOW,
     )
-    return Rig(store, publisher, handler)
+    return Rig(store, harness)
 
 
 @pytest.fixture
@@ -150,7 +161,7 @@ async def test_strategy_discussion_invites_each_agency_on_its_own_inbox_and_copi
 ) -> None:
     ref, sd, en = booked("C-inv")
     outcome = await rig.feed(ref, sd, en)
-    assert (outcome.applied, outcome.invitations, outcome.dead_lettered) == (3, 4, 0)
+    assert (outcome.handled, outcome.dead_lettered) == (3, 0)
     conference = str(icpc_id("C-inv", UUID(sd["payload"]["strategy_id"])))
     for agency in ("police", "health", "education", "social_care"):
         inbox = rig.on(agency_inbox(agency).name)
@@ -166,10 +177,23 @@ async def test_strategy_discussion_invites_each_agency_on_its_own_inbox_and_copi
         "police",
         "social_care",
     ]
-    for record in rig.publisher.records:
+    assert len(rig.sent) == 8  # four invitations, each on an inbox and on frontdoor.conferences
+    for record in rig.sent:
         assert record.key == b"C-inv"
         assert header_map(record.headers)["event_type"] == "conference.invitation_issued"
     assert set(rig.store.invitations) == {UUID(c["event_id"]) for c in copies}
+
+
+async def test_invitations_go_through_the_outbox_with_their_event_ids(rig: Rig) -> None:
+    ref, sd, en = booked("C-outbox")
+    await rig.feed(ref, sd, en)
+    rows = [s.row for s in rig.harness.ledger.outbox]
+    inboxes = {agency_inbox(a).name for a in ("police", "health", "education", "social_care")}
+    assert {r.topic for r in rows} == {CONFERENCES.name, *inboxes}
+    for row in rows:
+        assert row.event_type == "conference.invitation_issued"
+        assert str(row.event_id) == orjson.loads(row.value or b"")["event_id"]
+    assert all(s.relayed_at is not None for s in rig.harness.ledger.outbox)
 
 
 async def test_an_invitation_carries_only_what_its_agency_needs(rig: Rig) -> None:
@@ -214,41 +238,77 @@ async def test_redelivered_batch_changes_nothing_and_publishes_nothing(rig: Rig)
     ref, sd, en = booked("C-dup")
     await rig.feed(ref, sd, en)
     before = dict(rig.store.children)
-    rig.publisher.records.clear()
+    rig.clear()
     outcome = await rig.feed(ref, sd, en)
-    assert (outcome.applied, outcome.duplicates) == (0, 3)
-    assert rig.publisher.records == []
+    assert (outcome.handled, outcome.repeats) == (0, 3)
+    assert rig.sent == []
     assert rig.store.children == before
 
 
-async def test_crash_between_publish_and_commit_republishes_the_same_invitation_ids(
+async def test_database_away_at_the_save_retries_the_batch_and_emits_each_invitation_once(
     rig: Rig,
 ) -> None:
     ref, sd, en = booked("C-crash")
-    rig.store.fail_save = True
-    with pytest.raises(ConnectionError):
-        await rig.feed(ref, sd, en)
-    first = [r.value for r in rig.publisher.records]
-    assert rig.store.children == {}
-    rig.store.fail_save = False
-    rig.publisher.records.clear()
-    await rig.feed(ref, sd, en)
-    assert [r.value for r in rig.publisher.records] == first
+    rig.store.saves_to_fail = 2
+    outcome = await rig.feed(ref, sd, en)
+    assert (outcome.handled, outcome.dead_lettered) == (3, 0)
+    assert rig.dead() == []
+    assert len(rig.sent) == 8
+    assert len({(r.topic, r.value) for r in rig.sent}) == 8
+    assert "C-crash" in rig.store.children
+
+
+async def test_a_replayed_history_issues_the_same_invitation_ids_and_bytes() -> None:
+    ref, sd, en = booked("C-again")
+    first, second = make_rig(), make_rig()
+    await first.feed(ref, sd, en)
+    await second.feed(ref, sd, en)  # a rebuild, or a replica that lost the first's commit
+    assert [(r.topic, r.value) for r in first.sent] == [(r.topic, r.value) for r in second.sent]
 
 
 async def test_events_the_service_does_not_read_are_skipped_unread(rig: Rig) -> None:
     noise = da_notification("C-noise")
     outcome = await rig.feed(noise)
-    assert (outcome.applied, outcome.ignored) == (0, 1)
+    assert (outcome.handled, outcome.ignored) == (0, 1)
     assert rig.store.children == {}
 
 
 async def test_undecodable_record_is_deadlettered_with_its_original_bytes(rig: Rig) -> None:
-    bad = Origin(CASEWORK.name, 3, 42, b"C-x", b"{not json", ())
-    await rig.handler.handle_batch([bad])
+    await rig.feed_records(Origin(CASEWORK.name, 3, 42, b"C-x", b"{not json", ()))
     (dead,) = rig.dead()
     assert dead.value == b"{not json"
     assert header_map(dead.headers)["dlq.reason"] == "deserialization"
+    assert header_map(dead.headers)["dlq.consumer.group"] == GROUP
+
+
+async def test_nul_in_a_text_field_or_a_header_is_a_validation_dead_letter(rig: Rig) -> None:
+    ref, sd, _ = booked("C-nul")
+    bad_text = referral("C-nul2", at(2025, 4, 10))
+    bad_text["source"]["ref"] = "REF\u00001"
+    fine = origin(referral("C-nul3", at(2025, 4, 10)))
+    bad_header = replace(fine, headers=(*fine.headers, ("traceparent", b"00-\x00-01")))
+    outcome = await rig.feed_records(origin(ref), origin(bad_text), bad_header, origin(sd))
+    assert (outcome.handled, outcome.dead_lettered) == (2, 2)
+    assert [header_map(d.headers)["dlq.reason"] for d in rig.dead()] == ["validation"] * 2
+    assert {d.value for d in rig.dead()} == {orjson.dumps(bad_text), bad_header.value}
+    assert set(rig.store.children) == {"C-nul"}
+
+
+async def test_an_event_the_calendar_cannot_date_is_a_processing_dead_letter_and_the_rest_lands(
+    rig: Rig,
+) -> None:
+    ref, sd, en = booked("C-fine")
+    too_late = strategy("C-2041", new_id(), at(2041, 3, 4))  # the calendar ends in 2040
+    outcome = await rig.feed(ref, too_late, sd, en)
+    assert (outcome.handled, outcome.dead_lettered) == (3, 1)
+    (dead,) = rig.dead()
+    headers = header_map(dead.headers)
+    assert headers["dlq.reason"] == "processing"
+    assert headers["dlq.exception.class"].endswith("CalendarRangeError")
+    assert dead.value == orjson.dumps(too_late)
+    assert set(rig.store.children) == {"C-fine"}
+    assert len(rig.on(CONFERENCES.name)) == 4
+    assert not rig.processed(too_late)
 
 
 async def test_reports_track_lateness_and_quorum_before_the_conference(rig: Rig) -> None:
@@ -308,12 +368,28 @@ async def test_one_canonical_log_line_per_applied_event(rig: Rig) -> None:
     ref, sd, _ = booked("C-log")
     with capture_logs() as logs:
         await rig.feed(ref, sd)
-    applied = [e for e in logs if e["event"] == "conference_event_applied"]
-    assert [(e["event_type"], e["action"], e["invitations"]) for e in applied] == [
+    handled = [e for e in logs if e["event"] == "record_handled"]
+    assert [(e["event_type"], e["action"], e["invitations"]) for e in handled] == [
         ("referral.accepted", "referral", 0),
         ("strategy_discussion.held", "icpc_scheduled", 4),
     ]
-    assert all(e["child_id"] == "C-log" for e in applied)
+    assert all(e["child_id"] == "C-log" and e["consumer"] == CONSUMER for e in handled)
+    assert {e["event_id"] for e in handled} == {ref["event_id"], sd["event_id"]}
+
+
+async def test_an_event_refused_for_a_missing_record_is_applied_when_replayed_after_the_fix(
+    rig: Rig,
+) -> None:
+    ref, sd, en = booked("C-fix")
+    plan = new_id()
+    early = core_group("C-fix", plan, at(2025, 5, 20))
+    await rig.feed(ref, early)  # the plan's ICPC was not recorded yet
+    assert header_map(rig.dead()[0].headers)["dlq.reason"] == "validation"
+    assert not rig.processed(early)
+    await rig.feed(sd, en, icpc("C-fix", en, at(2025, 5, 7), plan_id=plan))
+    outcome = await rig.feed(early)  # `frontdoor dlq replay`, byte for byte
+    assert outcome.handled == 1
+    assert rig.store.children["C-fix"].plans[UUID(plan)].core_groups == 1
 
 
 # -- every invariant violation is dead-lettered, never applied ------------------------------------
@@ -424,22 +500,22 @@ async def test_each_invariant_violation_is_deadlettered_and_never_reaches_the_vi
     await rig.feed(*setup)
     assert rig.dead() == []
     record = rig.store.children.get(child)
-    rig.publisher.records.clear()
+    rig.clear()
 
     outcome = await rig.feed(violating)
-    assert (outcome.applied, outcome.dead_lettered) == (0, 1)
+    assert (outcome.handled, outcome.dead_lettered) == (0, 1)
     (dead,) = rig.dead()
     headers = header_map(dead.headers)
     assert headers["dlq.reason"] == "validation"
     assert headers["dlq.exception.class"].endswith("InvariantViolation")
     assert message in headers["dlq.exception.message"]
     assert headers["dlq.original.topic"] == CASEWORK.name
-    assert headers["dlq.consumer.group"] == "frontdoor-conferences"
+    assert headers["dlq.consumer.group"] == GROUP
     assert dead.value == orjson.dumps(violating)
     assert dead.key == child.encode()
     assert rig.store.children.get(child) == record
-    assert ("conferences", UUID(violating["event_id"])) not in rig.store.processed
-    assert [r for r in rig.publisher.records if r.topic != DEADLETTER.name] == []
+    assert not rig.processed(violating)
+    assert [r for r in rig.sent if r.topic != DEADLETTER.name] == []
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,10 @@ from schemas.envelope import EventBase
 from schemas.events.conferences import ConferenceInvitationIssued
 from schemas.registry import parse_event
 from services.common.calendar import LONDON, WorkingCalendar
+from services.conferences.adapters.rules import load_rules
 from services.conferences.domain.invitations import icpc_id, review_id
 from services.conferences.domain.processing import Outcome, apply_event
 from services.conferences.domain.state import ChildFile, ConferenceStatus, PlanStatus
-from services.conferences.rules import load_rules
 from services.sla.domain.lifecycle import apply_event as apply_to_clocks
 from services.sla.domain.timers import Timer, TimerStatus
 from services.sla.policies import load_policy

@@ -9,6 +9,7 @@ import pytest
 
 from schemas.envelope import Agency
 from services.common.calendar import LONDON, WorkingCalendar
+from services.conferences.adapters.rules import load_rules, shipped_rules_names
 from services.conferences.domain.rules import QuorumRule, RulesError
 from services.conferences.domain.schedule import (
     icpc_target,
@@ -16,7 +17,6 @@ from services.conferences.domain.schedule import (
     reports_due_by,
     review_target,
 )
-from services.conferences.rules import load_rules, shipped_rules_names
 from services.sla.domain.deadlines import Deadline
 from services.sla.policies import load_policy, shipped_policy_names
 

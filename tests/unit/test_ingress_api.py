@@ -1,5 +1,9 @@
 """Partner ingress over HTTP with in-memory ports: every documented answer, audited and logged.
 
+A 202 stands on the store alone: the audit row and the events' outbox rows commit together (the
+pipeline's ``MemoryLedger`` here), the answer goes, and only then the rows are relayed; a broker
+that is away or slow leaves them to the outbox sweeper, never to the partner.
+
 ``Harness`` (the app wired to fakes, a manual clock and cheap argon2) is shared with
 ``test_ingress_auth``.
 """
@@ -20,7 +24,9 @@ from structlog.testing import capture_logs
 
 from schemas.envelope import Agency
 from schemas.topics import PARTNER_EVENTS
-from services.common.publishing import OutRecord, RecordingPublisher
+from services.common.ledger import MemoryLedger
+from services.common.outbox import OutboxRow, RecordingSender, Relay, partition_for
+from services.common.publishing import OutRecord
 from services.ingress.adapters.memory import MemoryAuditLog, MemoryCredentialStore
 from services.ingress.api import create_app
 from services.ingress.audit import AuditEntry
@@ -52,24 +58,23 @@ class FakeClock:
         self.mono += seconds
 
 
-class FailingPublisher:
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        raise ConnectionError("broker gone")
+class FailingSender(RecordingSender):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
+        raise self.error
 
 
-class GatedPublisher(RecordingPublisher):
+class GatedSender(RecordingSender):
     def __init__(self) -> None:
         super().__init__()
         self.gate = asyncio.Event()
 
-    async def publish(self, records: Sequence[OutRecord]) -> None:
+    async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
         await self.gate.wait()
-        await super().publish(records)
-
-
-class ExplodingPublisher:
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        raise RuntimeError("bug")
+        await super().send(rows, timestamp_ms=timestamp_ms)
 
 
 class BrokenStore(MemoryCredentialStore):
@@ -82,6 +87,16 @@ class FailingAudit(MemoryAuditLog):
         raise OSError("database gone")
 
 
+class GatedAudit(MemoryAuditLog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def accept(self, entry: AuditEntry, rows: Sequence[OutboxRow]) -> Sequence[OutboxRow]:
+        await self.gate.wait()
+        return await super().accept(entry, rows)
+
+
 @dataclass
 class Harness:
     ttl: float = 0.0
@@ -91,13 +106,15 @@ class Harness:
     max_event_bytes: int = 256 * 1024
     max_batch: int = 500
     publish_timeout: float = 5.0
-    publisher: Any = field(default_factory=RecordingPublisher)
-    audit: Any = field(default_factory=MemoryAuditLog)
+    sender: RecordingSender = field(default_factory=RecordingSender)
+    audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
     store: MemoryCredentialStore = field(default_factory=MemoryCredentialStore)
     clock: FakeClock = field(default_factory=FakeClock)
     verifications: int = 0
 
     def __post_init__(self) -> None:
+        self.ledger: MemoryLedger = self.audit.ledger
+        self.relay = Relay(self.ledger, self.sender, sweep_after_seconds=0)
         self.admin = CredentialAdmin(self.store, clock=self.clock.now, hasher=CHEAP.hash)
         settings = IngressSettings.model_construct(max_batch=self.max_batch)
         self.handler = IngressHandler(
@@ -108,8 +125,8 @@ class Harness:
                 monotonic=self.clock.monotonic,
                 verify=self._verify,
             ),
-            publisher=self.publisher,
             audit=self.audit,
+            relay=self.relay,
             limiter=RateLimiter(rate=self.rate, burst=self.burst),
             roles=settings.role_table(),
             limits=Limits(
@@ -137,19 +154,34 @@ class Harness:
             base_url="http://ingress.test",
         )
 
-    async def post(self, key: str | None, body: Any, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self, key: str | None, body: Any, *, relayed: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        """POST ``body``; with ``relayed``, also wait for the relay that follows the answer."""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         headers.update(kwargs.pop("headers", {}))
         async with self.client() as client:
             if not isinstance(body, dict):
                 headers.setdefault("Content-Type", "application/json")
-                return await client.post("/v1/events", content=body, headers=headers, **kwargs)
-            return await client.post("/v1/events", json=body, headers=headers, **kwargs)
+                response = await client.post("/v1/events", content=body, headers=headers, **kwargs)
+            else:
+                response = await client.post("/v1/events", json=body, headers=headers, **kwargs)
+        if relayed:
+            await self.handler.drain()
+        return response
 
     @property
     def published(self) -> list[OutRecord]:
-        records: list[OutRecord] = self.publisher.records
-        return records
+        """What reached the broker (the relay's sender)."""
+        return self.sender.records
+
+    def outbox(self, *, relayed: bool | None = None) -> list[OutboxRow]:
+        """Committed outbox rows; ``relayed`` picks the sent (True) or unsent (False) ones."""
+        return [
+            s.row
+            for s in self.ledger.outbox
+            if relayed is None or (s.relayed_at is not None) == relayed
+        ]
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -180,21 +212,55 @@ async def test_an_accepted_event_is_published_to_partner_events_keyed_by_child()
     assert record.key == event["subject"]["child_id"].encode()
     assert orjson.loads(record.value or b"")["event_id"] == event["event_id"]
     headers = dict(record.headers)
+    assert headers["event_type"] == b"contact.received"
+    assert headers["ingress.agency"] == b"education"
     assert headers["ingress.credential_id"] == credential_id.encode()
     assert headers["ingress.request_id"] == response.headers["x-request-id"].encode()
 
 
-async def test_202_is_sent_only_after_the_broker_acknowledged() -> None:
-    h = Harness(publisher=GatedPublisher())
+async def test_an_accepted_event_is_an_outbox_row_with_its_id_type_and_partition() -> None:
+    h = Harness()
+    _, key = await h.key(Agency.EDUCATION)
+    event = contact()
+    await h.post(key, event)
+    (row,) = h.outbox(relayed=True)
+    assert (str(row.event_id), row.event_type) == (event["event_id"], "contact.received")
+    assert row.topic == PARTNER_EVENTS.name
+    child = event["subject"]["child_id"].encode()
+    assert row.partition == partition_for(PARTNER_EVENTS.name, child)  # Kafka's default
+    assert h.published[0].value == row.value
+
+
+async def test_202_is_sent_only_after_the_events_and_their_audit_row_committed() -> None:
+    audit = GatedAudit()
+    h = Harness(audit=audit)
     _, key = await h.key(Agency.EDUCATION)
     pending = asyncio.ensure_future(h.post(key, contact()))
     await asyncio.sleep(0.1)
     assert not pending.done()
-    assert h.published == []
-    h.publisher.gate.set()
+    assert h.outbox() == []
+    assert h.audit.entries == []
+    audit.gate.set()
     response = await pending
     assert response.status_code == 202
+    assert len(h.outbox()) == 1
+    assert len(h.audit.entries) == 1
+
+
+async def test_202_does_not_wait_for_the_broker() -> None:
+    sender = GatedSender()
+    h = Harness(sender=sender)
+    _, key = await h.key(Agency.EDUCATION)
+    event = contact()
+    response = await asyncio.wait_for(h.post(key, event, relayed=False), timeout=5)
+    assert response.status_code == 202
+    assert h.published == []
+    (row,) = h.outbox(relayed=False)  # committed, not yet relayed
+    assert str(row.event_id) == event["event_id"]
+    sender.gate.set()
+    await h.handler.drain()
     assert len(h.published) == 1
+    assert h.outbox(relayed=False) == []
 
 
 async def test_every_request_leaves_one_audit_row_with_who_what_and_where() -> None:
@@ -233,6 +299,7 @@ async def test_a_batch_with_one_bad_event_accepts_the_good_ones_with_207() -> No
     assert ["payload", "referral_source"] in [e["loc"] for e in rejected["errors"]]
     published = [orjson.loads(r.value or b"")["event_id"] for r in h.published]
     assert published == [good1["event_id"], good2["event_id"]]
+    assert [str(r.event_id) for r in h.outbox()] == [good1["event_id"], good2["event_id"]]
     (entry,) = h.audit.entries
     assert entry.outcome == "partially_accepted"
     assert [str(i) for i in entry.rejected_ids] == [bad["event_id"]]
@@ -371,30 +438,69 @@ async def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_published
 # -- failures --------------------------------------------------------------------------------
 
 
-async def test_a_broker_failure_is_503_and_claims_nothing_accepted() -> None:
-    h = Harness(publisher=FailingPublisher())
+async def test_a_broker_failure_after_the_commit_is_still_202_and_the_sweeper_sends_it() -> None:
+    h = Harness(sender=FailingSender(ConnectionError("broker gone")))
     _, key = await h.key(Agency.EDUCATION)
     event = contact()
-    response = await h.post(key, event)
-    body = problem(response, 503, "broker_unavailable")
-    assert "accepted" not in body
-    assert response.headers["retry-after"]
+    with capture_logs() as logs:
+        response = await h.post(key, event)
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == [event["event_id"]]
     (entry,) = h.audit.entries
-    assert entry.outcome == "failed"
-    assert entry.accepted_ids == ()
-    assert [str(i) for i in entry.unconfirmed_ids] == [event["event_id"]]
+    assert (entry.outcome, [str(i) for i in entry.accepted_ids]) == (
+        "accepted",
+        [event["event_id"]],
+    )
+    (deferred,) = [e for e in logs if e["event"] == "ingress_relay_deferred"]
+    assert (deferred["rows"], deferred["error_class"]) == (1, "ConnectionError")
+    (row,) = h.outbox(relayed=False)
+    # the broker is back: the sweeper (Relay.sweep_forever in the ingress process) sends it
+    back = RecordingSender()
+    assert await Relay(h.ledger, back, sweep_after_seconds=0).sweep_once() == 1
+    assert [r.event_id for r in back.rows] == [row.event_id]
+    assert h.outbox(relayed=False) == []
 
 
-async def test_a_broker_that_does_not_answer_in_time_is_503() -> None:
-    h = Harness(publisher=GatedPublisher(), publish_timeout=0.05)
+async def test_a_broker_that_does_not_answer_in_time_leaves_the_events_to_the_sweeper() -> None:
+    h = Harness(sender=GatedSender(), publish_timeout=0.05)
     _, key = await h.key(Agency.EDUCATION)
-    problem(await h.post(key, contact()), 503, "broker_unavailable")
+    with capture_logs() as logs:
+        response = await h.post(key, contact())
+    assert response.status_code == 202
+    assert [e["error_class"] for e in logs if e["event"] == "ingress_relay_deferred"] == [
+        "TimeoutError"
+    ]
+    assert len(h.outbox(relayed=False)) == 1
 
 
-async def test_accepted_events_that_cannot_be_audited_are_not_confirmed() -> None:
+async def test_accepted_events_that_cannot_be_stored_are_not_confirmed_nor_sent() -> None:
     h = Harness(audit=FailingAudit())
     _, key = await h.key(Agency.EDUCATION)
-    problem(await h.post(key, contact()), 503, "audit_unavailable")
+    event = contact()
+    with capture_logs() as logs:
+        response = await h.post(key, event)
+    body = problem(response, 503, "store_unavailable")
+    assert "accepted" not in body
+    assert response.headers["retry-after"]
+    assert h.outbox() == []  # the audit row failed, so the transaction kept no outbox row
+    assert h.published == []
+    (failed,) = [e for e in logs if e["event"] == "ingress_store_failed"]
+    assert (failed["events"], failed["error_class"]) == (1, "OSError")
+
+
+async def test_a_submission_that_cannot_be_stored_is_audited_as_failed_and_unconfirmed() -> None:
+    class AcceptFails(MemoryAuditLog):
+        async def accept(self, entry: AuditEntry, rows: Sequence[OutboxRow]) -> Sequence[OutboxRow]:
+            raise OSError("connection lost")
+
+    h = Harness(audit=AcceptFails())
+    _, key = await h.key(Agency.EDUCATION)
+    event = contact()
+    problem(await h.post(key, event), 503, "store_unavailable")
+    (entry,) = h.audit.entries
+    assert (entry.status, entry.outcome, entry.code) == (503, "failed", "store_unavailable")
+    assert entry.accepted_ids == ()
+    assert [str(i) for i in entry.unconfirmed_ids] == [event["event_id"]]
 
 
 async def test_an_unreachable_credential_store_is_503_and_still_audited() -> None:
@@ -405,16 +511,17 @@ async def test_an_unreachable_credential_store_is_503_and_still_audited() -> Non
     assert h.audit.entries[0].status == 503
 
 
-async def test_a_publisher_error_of_any_kind_is_a_broker_failure() -> None:
-    h = Harness(publisher=ExplodingPublisher())
+async def test_a_relay_error_of_any_kind_is_logged_and_not_the_partners_problem() -> None:
+    h = Harness(sender=FailingSender(RuntimeError("bug")))
     _, key = await h.key(Agency.EDUCATION)
     with capture_logs() as logs:
         response = await h.post(key, contact())
-    problem(response, 503, "broker_unavailable")
-    assert h.audit.entries[-1].outcome == "failed"
-    assert [e["error_class"] for e in logs if e["event"] == "ingress_publish_failed"] == [
+    assert response.status_code == 202
+    assert h.audit.entries[-1].outcome == "accepted"
+    assert [e["error_class"] for e in logs if e["event"] == "ingress_relay_deferred"] == [
         "RuntimeError"
     ]
+    assert len(h.outbox(relayed=False)) == 1
 
 
 async def test_an_unexpected_error_is_a_500_problem_and_still_audited() -> None:
@@ -443,7 +550,7 @@ async def test_an_audit_failure_is_logged_and_counted_with_the_status_sent() -> 
     with capture_logs() as logs:
         await h.post(key, contact())
     (line,) = [entry for entry in logs if entry["event"] == "ingress_request"]
-    assert (line["status"], line["code"], line["accepted"]) == (503, "audit_unavailable", 0)
+    assert (line["status"], line["code"], line["accepted"]) == (503, "store_unavailable", 0)
 
 
 async def test_an_audit_failure_does_not_change_a_refusal() -> None:

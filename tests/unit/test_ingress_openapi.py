@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from schemas.envelope import Agency
-from services.common.publishing import RecordingPublisher
+from services.common.outbox import RecordingSender, Relay
 from services.ingress import openapi
 from services.ingress.adapters.memory import MemoryAuditLog, MemoryCredentialStore
 from services.ingress.api import create_app
@@ -59,8 +59,8 @@ def _fuzz_app() -> tuple[Any, MemoryAuditLog]:
             clock=lambda: datetime.now(UTC),
             monotonic=time.monotonic,
         ),
-        publisher=RecordingPublisher(),
         audit=audit,
+        relay=Relay(audit.ledger, RecordingSender()),
         limiter=RateLimiter(rate=1e9, burst=10**9),
         roles=app_settings.role_table(),
         limits=Limits(

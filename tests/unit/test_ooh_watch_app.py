@@ -11,9 +11,10 @@ from textual.widgets import DataTable, Input
 from schemas.codes import Urgency
 from schemas.events.triage import CrisisReason
 from services.common.calendar import OfficeHours, WorkingCalendar
+from services.outofhours.adapters.watch_view import WatchApp
+from services.outofhours.domain.display import age_text
 from services.outofhours.domain.record import CrisisItem
 from services.outofhours.domain.shifts import Shift, shift_for
-from services.outofhours.watch import WatchApp, age_text
 
 CAL = WorkingCalendar.england_and_wales(2024, 2026)
 NOW = datetime(2025, 3, 4, 2, 30, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""Screening's handlers with in-memory ports: triage, crisis, idempotency, dead letters, decisions."""
+"""Screening's handlers through the real pipeline with an in-memory store: triage, crisis,
+idempotency, dead letters, decisions and the canonical log line."""
 
 from __future__ import annotations
 
@@ -18,23 +19,16 @@ from schemas.events.triage import CrisisRaised, ScreeningTriaged
 from schemas.registry import parse_event
 from services.common.calendar import DEFAULT_OFFICE_HOURS, LONDON, WorkingCalendar
 from services.common.deadletter import Origin, header_map
-from services.common.publishing import OutRecord, RecordingPublisher
-from services.screening.adapters.records import derived_id
+from services.common.publishing import OutRecord
 from services.screening.adapters.rules_file import load_rules
+from services.screening.domain.announcements import Triaged, derived_id
+from services.screening.domain.deadlines import office_hours_test, working_hours_deadline
 from services.screening.domain.from_event import TriageHistory
-from services.screening.handlers import (
-    DecisionHandler,
-    HistoryQuery,
-    Known,
-    Triaged,
-    TriageHandler,
-    office_hours_test,
-    with_batch_incidents,
-    working_hours_deadline,
-)
+from services.screening.domain.history import HistoryQuery, with_batch_incidents
+from services.screening.handlers import DecisionHandler, TriageHandler
 from tests.factories import contact, da_notification, envelope, to_line
+from tests.harness import NOW, PipelineHarness
 
-NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 CALENDAR = WorkingCalendar.england_and_wales(2020, 2030)
 RULES = load_rules()
 WINDOWS = {
@@ -45,6 +39,7 @@ WINDOWS = {
 }
 SATURDAY_2AM = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)  # GMT: 02:00 London, contact at 08:00
 TUESDAY_4AM = datetime(2025, 3, 4, 4, 0, tzinfo=UTC)  # contact received Tuesday 10:00
+GROUP = "frontdoor-screening-triage"
 
 
 class MemoryScreeningStore:
@@ -52,19 +47,12 @@ class MemoryScreeningStore:
 
     def __init__(self, prior: dict[str, TriageHistory] | None = None) -> None:
         self.prior = prior or {}
-        self.ledger: set[tuple[str, UUID]] = set()
         self.results: dict[UUID, dict[str, Any]] = {}
         self.decisions: dict[UUID, ScreeningDecisionRecorded] = {}
-        self.fail_next_record = False
+        self.fail_next_record: BaseException | None = None
 
-    async def processed(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
-        return {i for i in event_ids if (consumer, i) in self.ledger}
-
-    async def known(self, consumer: str, queries: Sequence[HistoryQuery]) -> Known:
-        return Known(
-            processed=frozenset(await self.processed(consumer, [q.event_id for q in queries])),
-            histories=await self.histories(queries),
-        )
+    def __call__(self, _connection: Any) -> MemoryScreeningStore:
+        return self
 
     async def histories(self, queries: Sequence[HistoryQuery]) -> dict[UUID, TriageHistory]:
         out = {}
@@ -79,10 +67,10 @@ class MemoryScreeningStore:
             out[q.event_id] = base.model_copy(update={"incidents_at": base.incidents_at + earlier})
         return out
 
-    async def record_triage(self, consumer: str, triaged: Sequence[Triaged]) -> int:
-        if self.fail_next_record:
-            self.fail_next_record = False
-            raise ConnectionError("database went away before the commit")
+    async def record_triage(self, triaged: Sequence[Triaged]) -> int:
+        if self.fail_next_record is not None:
+            exc, self.fail_next_record = self.fail_next_record, None
+            raise exc
         for t in triaged:
             decision = self.decisions.get(t.contact.payload.contact_id)
             self.results.setdefault(
@@ -98,12 +86,9 @@ class MemoryScreeningStore:
                     "decision": decision.payload.decision.value if decision else None,
                 },
             )
-            self.ledger.add((consumer, t.contact.event_id))
         return len(triaged)
 
-    async def record_decisions(
-        self, consumer: str, decisions: Sequence[ScreeningDecisionRecorded]
-    ) -> int:
+    async def record_decisions(self, decisions: Sequence[ScreeningDecisionRecorded]) -> int:
         for d in decisions:
             kept = self.decisions.get(d.payload.contact_id)
             if kept is None or d.payload.decided_at >= kept.payload.decided_at:
@@ -112,7 +97,6 @@ class MemoryScreeningStore:
                 if row["contact_id"] == d.payload.contact_id:
                     latest = self.decisions[d.payload.contact_id].payload
                     row["decided_at"], row["decision"] = latest.decided_at, latest.decision.value
-            self.ledger.add((consumer, d.event_id))
         return len(decisions)
 
 
@@ -120,23 +104,35 @@ def origin(value: bytes | None, offset: int = 0, **headers: bytes) -> Origin:
     return Origin("frontdoor.contacts", 0, offset, b"C1", value, tuple(headers.items()))
 
 
-def triage_handler(
-    store: MemoryScreeningStore, pub: RecordingPublisher, now: datetime = NOW
-) -> TriageHandler:
-    return TriageHandler(
-        store=store,
-        publisher=pub,
-        rules=RULES,
-        deadline=working_hours_deadline(CALENDAR, DEFAULT_OFFICE_HOURS, WINDOWS),
-        in_office_hours=office_hours_test(CALENDAR, DEFAULT_OFFICE_HOURS),
-        consumer_group="frontdoor-screening",
+def on_casework(value: bytes | None, offset: int = 0, **headers: bytes) -> Origin:
+    return Origin("frontdoor.casework", 0, offset, b"C1", value, tuple(headers.items()))
+
+
+def triage_harness(
+    store: MemoryScreeningStore, now: datetime = NOW, calendar: WorkingCalendar = CALENDAR
+) -> PipelineHarness:
+    handler = TriageHandler(
+        store,
+        RULES,
+        deadline=working_hours_deadline(calendar, DEFAULT_OFFICE_HOURS, WINDOWS),
+        in_office_hours=office_hours_test(calendar, DEFAULT_OFFICE_HOURS),
+    )
+    return PipelineHarness(
+        handler,
+        consumer="screening.triage",
+        topic="frontdoor.contacts",
+        group=GROUP,
         clock=lambda: now,
     )
 
 
-def decision_handler(store: MemoryScreeningStore, pub: RecordingPublisher) -> DecisionHandler:
-    return DecisionHandler(
-        store=store, publisher=pub, consumer_group="frontdoor-screening", clock=lambda: NOW
+def decision_harness(store: MemoryScreeningStore) -> PipelineHarness:
+    return PipelineHarness(
+        DecisionHandler(store),
+        consumer="screening.decisions",
+        topic="frontdoor.casework",
+        group="frontdoor-screening-decisions",
+        event_types=frozenset({"screening.decision_recorded"}),
     )
 
 
@@ -158,10 +154,6 @@ def decision(
     )
 
 
-def on(topic: str, pub: RecordingPublisher) -> list[OutRecord]:
-    return [r for r in pub.records if r.topic == topic]
-
-
 def published(record: OutRecord) -> Any:
     assert record.value is not None
     return parse_event(orjson.loads(record.value))
@@ -177,12 +169,12 @@ def with_family(event: dict[str, Any], family: str) -> dict[str, Any]:
 
 
 async def test_da_notification_is_triaged_onto_casework_keyed_by_child() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     event = da_notification(dash=11)
-    outcome = await triage_handler(store, pub).handle_batch([origin(to_line(event))])
+    outcome = await h.feed([origin(to_line(event))])
 
-    assert (outcome.done, outcome.crises, outcome.dead_lettered) == (1, 0, 0)
-    [record] = pub.records
+    assert (outcome.handled, outcome.dead_lettered) == (1, 0)
+    [record] = h.sent
     assert record.topic == "frontdoor.casework"
     assert record.key == event["subject"]["child_id"].encode()
     assert record.headers == [("event_type", b"screening.triaged")]
@@ -193,41 +185,46 @@ async def test_da_notification_is_triaged_onto_casework_keyed_by_child() -> None
     assert str(triaged.payload.contact_id) == event["payload"]["contact_id"]
     assert triaged.payload.route.team == "MASH"
     assert str(triaged.causation_id) == event["event_id"]
-    assert triaged.payload.triaged_at == NOW
+    # event time, not processing time: the triage applies at the contact's receipt
+    received = datetime.fromisoformat(event["payload"]["contact_at"])
+    assert triaged.payload.triaged_at == received
+    assert triaged.occurred_at == received
 
 
 async def test_triaged_event_id_is_uuid5_of_the_source_event_id() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     event = contact()
-    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
+    await h.feed([origin(to_line(event))])
     expected = uuid.uuid5(
         uuid.UUID("a3f5c2d0-6b1e-5f4a-9c8d-73e2b1f0d4a6"), f"screening.triaged:{event['event_id']}"
     )
     assert (
-        published(pub.records[0]).event_id
+        published(h.sent[0]).event_id
         == expected
         == derived_id("screening.triaged", UUID(event["event_id"]))
     )
+    [row] = h.ledger.outbox
+    assert row.row.event_id == expected  # the outbox (and catch-up) key is the same id
 
 
 async def test_correlation_id_is_carried_from_the_contact() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     correlation = str(uuid.uuid4())
     event = {**contact(), "correlation_id": correlation}
-    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
-    assert str(published(pub.records[0]).correlation_id) == correlation
+    await h.feed([origin(to_line(event))])
+    assert str(published(h.sent[0]).correlation_id) == correlation
 
 
 async def test_red_notification_out_of_office_hours_also_raises_a_crisis() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     event = da_notification(at=SATURDAY_2AM, dash=15)
-    outcome = await triage_handler(store, pub).handle_batch([origin(to_line(event))])
+    await h.feed([origin(to_line(event))])
 
-    assert outcome.crises == 1
-    [crisis_record] = on("frontdoor.crisis", pub)
+    [crisis_record] = h.sent_to("frontdoor.crisis")
     crisis = published(crisis_record)
     assert isinstance(crisis, CrisisRaised)
     assert crisis_record.key == event["subject"]["child_id"].encode()
+    assert crisis_record.headers == [("event_type", b"crisis.raised")]
     assert str(crisis.payload.trigger_event_id) == event["event_id"]
     assert crisis.payload.trigger_event_type == "police.da_notification"
     assert crisis.payload.reason.value == "high_risk_domestic_abuse"
@@ -235,44 +232,40 @@ async def test_red_notification_out_of_office_hours_also_raises_a_crisis() -> No
     assert "out of office hours" in crisis.payload.explanation
     assert "police_risk.high" in crisis.payload.explanation
     assert crisis.event_id == derived_id("crisis.raised", UUID(event["event_id"]))
-    assert published(on("frontdoor.casework", pub)[0]).payload.priority is TriagePriority.RED
+    assert published(h.sent_to("frontdoor.casework")[0]).payload.priority is TriagePriority.RED
 
 
 async def test_red_notification_in_office_hours_raises_no_crisis() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
-    event = da_notification(at=TUESDAY_4AM, dash=15)
-    outcome = await triage_handler(store, pub).handle_batch([origin(to_line(event))])
-    assert outcome.crises == 0
-    assert on("frontdoor.crisis", pub) == []
-    assert published(pub.records[0]).payload.priority is TriagePriority.RED
+    h = triage_harness(MemoryScreeningStore())
+    await h.feed([origin(to_line(da_notification(at=TUESDAY_4AM, dash=15)))])
+    assert h.sent_to("frontdoor.crisis") == []
+    assert published(h.sent[0]).payload.priority is TriagePriority.RED
 
 
 async def test_amber_out_of_office_hours_raises_no_crisis() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
-    await triage_handler(store, pub).handle_batch(
-        [origin(to_line(da_notification(at=SATURDAY_2AM, dash=11)))]
-    )
-    assert on("frontdoor.crisis", pub) == []
+    h = triage_harness(MemoryScreeningStore())
+    await h.feed([origin(to_line(da_notification(at=SATURDAY_2AM, dash=11)))])
+    assert h.sent_to("frontdoor.crisis") == []
 
 
 async def test_out_of_hours_is_judged_at_receipt_not_at_the_incident() -> None:
     # incident Monday 02:00, received 08:00 (out of hours): a crisis even though triaged at noon
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     early = da_notification(at=datetime(2025, 3, 3, 2, 0, tzinfo=UTC), dash=15)
     later = da_notification(at=datetime(2025, 3, 3, 4, 0, tzinfo=UTC), dash=15)  # received 10:00
-    await triage_handler(store, pub).handle_batch([origin(to_line(early)), origin(to_line(later))])
-    assert [str(published(r).payload.trigger_event_id) for r in on("frontdoor.crisis", pub)] == [
+    await h.feed([origin(to_line(early)), origin(to_line(later), 1)])
+    assert [str(published(r).payload.trigger_event_id) for r in h.sent_to("frontdoor.crisis")] == [
         early["event_id"]
     ]
 
 
 async def test_a_crisis_with_every_rule_firing_still_fits_the_contract() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     event = da_notification(at=SATURDAY_2AM, dash=20)
     event["payload"]["high_risk_markers"] = [m.value for m in HighRiskMarker]
     event["payload"]["child_injured"] = True
-    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
-    [record] = on("frontdoor.crisis", pub)
+    await h.feed([origin(to_line(event))])
+    [record] = h.sent_to("frontdoor.crisis")
     crisis = published(record)  # validates: the explanation is at most 200 characters
     assert len(crisis.payload.explanation) <= 200
     assert crisis.payload.explanation.endswith("…")
@@ -289,59 +282,55 @@ async def test_a_crisis_with_every_rule_firing_still_fits_the_contract() -> None
 async def test_screening_is_due_after_the_priority_s_working_hours(
     dash: int, due_london: datetime
 ) -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     # received on a Saturday: the clock starts on Monday at 09:00
-    event = da_notification(at=SATURDAY_2AM, dash=dash)
-    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
-    due = published(on("frontdoor.casework", pub)[0]).payload.screening_due_at
+    await h.feed([origin(to_line(da_notification(at=SATURDAY_2AM, dash=dash)))])
+    due = published(h.sent_to("frontdoor.casework")[0]).payload.screening_due_at
     assert due == due_london
 
 
 async def test_redelivered_contact_changes_nothing() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    store = MemoryScreeningStore()
+    h = triage_harness(store)
     line = to_line(da_notification(at=SATURDAY_2AM, dash=15))
-    handler = triage_handler(store, pub)
-    await handler.handle_batch([origin(line)])
-    before = (dict(store.results), set(store.ledger), len(pub.records))
-    outcome = await handler.handle_batch([origin(line, 7)])
-    assert (outcome.done, outcome.duplicates) == (0, 1)
-    assert (store.results, store.ledger, len(pub.records)) == before
+    await h.feed([origin(line)])
+    before = (dict(store.results), len(h.sent))
+    outcome = await h.feed([origin(line, 7)])
+    assert (outcome.handled, outcome.repeats) == (0, 1)
+    assert (store.results, len(h.sent)) == before
 
 
 async def test_repeat_within_one_batch_is_triaged_once() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     line = to_line(contact())
-    outcome = await triage_handler(store, pub).handle_batch([origin(line), origin(line, 1)])
-    assert (outcome.done, outcome.duplicates) == (1, 1)
-    assert len(pub.records) == 1
+    outcome = await h.feed([origin(line), origin(line, 1)])
+    assert (outcome.handled, outcome.repeats) == (1, 1)
+    assert len(h.sent) == 1
 
 
-async def test_a_crash_before_commit_republishes_the_same_ids_and_records_once() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
-    line = to_line(da_notification(at=SATURDAY_2AM, dash=15))
-    store.fail_next_record = True
-    with pytest.raises(ConnectionError):
-        await triage_handler(store, pub).handle_batch([origin(line)])
-    assert store.results == {}
-    first = [published(r).event_id for r in pub.records]
-    await triage_handler(store, pub, now=NOW + timedelta(seconds=5)).handle_batch([origin(line)])
-    second = [published(r).event_id for r in pub.records[len(first) :]]
-    assert first == second
-    assert len(first) == 2  # the triage result and the crisis
+async def test_a_database_failure_before_commit_publishes_nothing_until_the_retry_commits() -> None:
+    store = MemoryScreeningStore()
+    h = triage_harness(store)
+    event = da_notification(at=SATURDAY_2AM, dash=15)
+    store.fail_next_record = ConnectionError("database went away before the commit")
+    outcome = await h.feed([origin(to_line(event))])  # retried as a whole: infrastructure
+    assert (outcome.handled, outcome.dead_lettered) == (1, 0)
+    assert [published(r).event_id for r in h.sent] == [
+        derived_id("screening.triaged", UUID(event["event_id"])),
+        derived_id("crisis.raised", UUID(event["event_id"])),
+    ]
     assert len(store.results) == 1
 
 
 async def test_three_earlier_incidents_for_the_household_in_the_batch_raise_the_level() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     family = f"F{uuid.uuid4().hex[:8]}"
     events = [
         with_family(da_notification(at=TUESDAY_4AM + timedelta(days=30 * i), dash=5), family)
         for i in range(4)
     ]
-    await triage_handler(store, pub).handle_batch(
-        [origin(to_line(e), i) for i, e in enumerate(events)]
-    )
-    by_source = {str(published(r).causation_id): published(r) for r in pub.records}
+    await h.feed([origin(to_line(e), i) for i, e in enumerate(events)])
+    by_source = {str(published(r).causation_id): published(r) for r in h.sent}
     last = by_source[events[-1]["event_id"]]
     assert "history.repeat_incidents" in [r.rule for r in last.payload.reasons]
     assert last.payload.priority is TriagePriority.AMBER
@@ -349,33 +338,45 @@ async def test_three_earlier_incidents_for_the_household_in_the_batch_raise_the_
     assert "history.repeat_incidents" not in [r.rule for r in first.payload.reasons]
 
 
-async def test_earlier_results_for_the_child_count_as_repeat_incidents() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+async def test_contacts_of_one_child_in_one_batch_count_each_other_as_history() -> None:
+    h = triage_harness(MemoryScreeningStore())
     child = f"C{uuid.uuid4().hex[:10]}"
-    handler = triage_handler(store, pub)
+    # newest first in the batch: the history is by incident time, not by offset
+    events = [da_notification(child, at=TUESDAY_4AM - timedelta(days=d)) for d in (0, 10, 20, 30)]
+    await h.feed([origin(to_line(e), i) for i, e in enumerate(events)])
+    by_source = {str(published(r).causation_id): published(r) for r in h.sent}
+    rules = [r.rule for r in by_source[events[0]["event_id"]].payload.reasons]
+    assert "history.repeat_incidents" in rules
+    oldest = [r.rule for r in by_source[events[-1]["event_id"]].payload.reasons]
+    assert "history.repeat_incidents" not in oldest
+
+
+async def test_earlier_results_for_the_child_count_as_repeat_incidents() -> None:
+    h = triage_harness(MemoryScreeningStore())
+    child = f"C{uuid.uuid4().hex[:10]}"
     for days in (10, 20, 30):
         earlier = da_notification(child, at=TUESDAY_4AM - timedelta(days=days))
-        await handler.handle_batch([origin(to_line(earlier))])
-    await handler.handle_batch([origin(to_line(da_notification(child, at=TUESDAY_4AM)))])
-    last = published(pub.records[-1])
+        await h.feed([origin(to_line(earlier))])
+    await h.feed([origin(to_line(da_notification(child, at=TUESDAY_4AM)))])
+    last = published(h.sent[-1])
     assert "history.repeat_incidents" in [r.rule for r in last.payload.reasons]
 
 
 async def test_child_open_to_a_team_is_routed_to_that_team() -> None:
     child = f"C{uuid.uuid4().hex[:10]}"
-    store = MemoryScreeningStore({child: TriageHistory(open_case_team="Safeguarding East")})
-    pub = RecordingPublisher()
-    await triage_handler(store, pub).handle_batch([origin(to_line(contact(child)))])
-    route = published(pub.records[0]).payload.route
+    h = triage_harness(
+        MemoryScreeningStore({child: TriageHistory(open_case_team="Safeguarding East")})
+    )
+    await h.feed([origin(to_line(contact(child)))])
+    route = published(h.sent[0]).payload.route
     assert (route.kind.value, route.team) == ("open_case", "Safeguarding East")
 
 
 async def test_open_cp_plan_from_history_makes_at_least_amber() -> None:
     child = f"C{uuid.uuid4().hex[:10]}"
-    store = MemoryScreeningStore({child: TriageHistory(open_cp_plan=True)})
-    pub = RecordingPublisher()
-    await triage_handler(store, pub).handle_batch([origin(to_line(da_notification(child)))])
-    assert published(pub.records[0]).payload.priority is TriagePriority.AMBER
+    h = triage_harness(MemoryScreeningStore({child: TriageHistory(open_cp_plan=True)}))
+    await h.feed([origin(to_line(da_notification(child)))])
+    assert published(h.sent[0]).payload.priority is TriagePriority.AMBER
 
 
 def test_one_incident_notified_for_each_sibling_counts_once() -> None:
@@ -389,75 +390,101 @@ def test_one_incident_notified_for_each_sibling_counts_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "reason", "error"),
+    ("value", "headers", "reason", "error"),
     [
-        (b'{"event_id": "not closed', "deserialization", "JSONDecodeError"),
-        (b"[1, 2]", "deserialization", "ValueError"),
+        (b'{"event_id": "not closed', {}, "deserialization", "NotAnObjectError"),
+        (b"[1, 2]", {}, "deserialization", "NotAnObjectError"),
+        (None, {}, "deserialization", "NotAnObjectError"),
         (
             to_line({**contact(), "event_type": "contact.teleported"}),
+            {},
             "validation",
             "UnknownEventType",
         ),
-        (None, "deserialization", "ValueError"),
+        (
+            to_line({**contact(), "source": {**contact()["source"], "ref": "a\u0000b"}}),
+            {},
+            "validation",
+            "ContractViolationError",
+        ),
+        (to_line(contact()), {"note": b"nul\x00here"}, "validation", "BadHeaderError"),
     ],
 )
-async def test_undecodable_records_are_dead_lettered_with_their_reason(
-    value: bytes | None, reason: str, error: str
+async def test_records_the_contract_refuses_are_dead_lettered_with_their_reason(
+    value: bytes | None, headers: dict[str, bytes], reason: str, error: str
 ) -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    store = MemoryScreeningStore()
+    h = triage_harness(store)
     good = contact()
-    outcome = await triage_handler(store, pub).handle_batch(
-        [origin(value, 0, trace=b"t-1"), origin(to_line(good), 1)]
-    )
-    assert (outcome.done, outcome.dead_lettered) == (1, 1)
-    [dead] = on("frontdoor.deadletter", pub)
-    headers = header_map(dead.headers)
+    outcome = await h.feed([origin(value, 0, trace=b"t-1", **headers), origin(to_line(good), 1)])
+    assert (outcome.handled, outcome.dead_lettered) == (1, 1)
+    [dead] = h.sent_to("frontdoor.deadletter")
+    dlq = header_map(dead.headers)
     assert dead.value == value
     assert dead.key == b"C1"
-    assert headers["dlq.reason"] == reason
-    assert error in headers["dlq.exception.class"]
-    assert headers["dlq.consumer.group"] == "frontdoor-screening"
-    assert headers["dlq.original.topic"] == "frontdoor.contacts"
-    assert headers["trace"] == "t-1"
+    assert dlq["dlq.reason"] == reason
+    assert error in dlq["dlq.exception.class"]
+    assert dlq["dlq.consumer.group"] == GROUP
+    assert dlq["dlq.original.topic"] == "frontdoor.contacts"
+    assert dlq["trace"] == "t-1"
+    assert list(store.results) == [UUID(good["event_id"])]
 
 
 async def test_a_casework_event_on_the_contacts_topic_is_a_validation_dead_letter() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
-    line = to_line(decision(contact()))
-    await triage_handler(store, pub).handle_batch([origin(line)])
-    [dead] = on("frontdoor.deadletter", pub)
-    assert header_map(dead.headers)["dlq.reason"] == "validation"
-    assert (
-        "does not belong on the contacts topic" in header_map(dead.headers)["dlq.exception.message"]
-    )
+    store = MemoryScreeningStore()
+    h = triage_harness(store)
+    event = decision(contact())
+    outcome = await h.feed([origin(to_line(event))])
+    assert (outcome.handled, outcome.dead_lettered) == (0, 1)
+    [dead] = h.sent_to("frontdoor.deadletter")
+    dlq = header_map(dead.headers)
+    assert dlq["dlq.reason"] == "validation"
+    assert "does not belong on the contacts topic" in dlq["dlq.exception.message"]
+    # not marked processed: replayed after a fix, it is handled as new
+    assert ("screening.triage", UUID(event["event_id"])) not in h.ledger.processed
 
 
-async def test_a_contact_that_fails_triage_is_a_processing_dead_letter() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+async def test_a_contact_that_fails_triage_is_a_processing_dead_letter_and_the_rest_proceed() -> (
+    None
+):
+    store = MemoryScreeningStore()
+    h = triage_harness(store)
     beyond = contact(at=datetime(2035, 3, 6, 10, 0, tzinfo=UTC))  # past the calendar's years
-    good = contact()
-    outcome = await triage_handler(store, pub).handle_batch(
-        [origin(to_line(beyond)), origin(to_line(good), 1)]
-    )
-    assert (outcome.done, outcome.dead_lettered) == (1, 1)
-    [dead] = on("frontdoor.deadletter", pub)
-    headers = header_map(dead.headers)
-    assert headers["dlq.reason"] == "processing"
-    assert "CalendarRangeError" in headers["dlq.exception.class"]
-    assert UUID(beyond["event_id"]) not in store.results
+    others = [contact() for _ in range(5)]
+    lines = [to_line(e) for e in (*others[:2], beyond, *others[2:])]
+    outcome = await h.feed([origin(line, i) for i, line in enumerate(lines)])
+    assert (outcome.handled, outcome.dead_lettered) == (5, 1)
+    [dead] = h.sent_to("frontdoor.deadletter")
+    dlq = header_map(dead.headers)
+    assert dlq["dlq.reason"] == "processing"
+    assert "CalendarRangeError" in dlq["dlq.exception.class"]
+    assert dead.value == to_line(beyond)
+    assert set(store.results) == {UUID(e["event_id"]) for e in others}
+    assert len(h.sent_to("frontdoor.casework")) == 5
 
 
 # ── logs ─────────────────────────────────────────────────────────────────────────────────────
 
 
 async def test_one_log_line_per_triaged_contact_without_personal_data() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    h = triage_harness(MemoryScreeningStore())
     event = da_notification(at=SATURDAY_2AM, dash=15)
     with capture_logs() as logs:
-        await triage_handler(store, pub).handle_batch([origin(to_line(event))])
-    [line] = [entry for entry in logs if entry["event"] == "screening_triaged"]
+        await h.feed([origin(to_line(event))])
+    [line] = [entry for entry in logs if entry["event"] == "record_handled"]
     assert line["event_id"] == event["event_id"]
-    assert (line["priority"], line["crisis"], line["route"]) == ("red", True, "mash_queue")
+    assert line["child_id"] == event["subject"]["child_id"]
+    assert (line["consumer"], line["topic"], line["offset"]) == (
+        "screening.triage",
+        "frontdoor.contacts",
+        0,
+    )
+    assert (line["outcome"], line["priority"], line["crisis"], line["route"]) == (
+        "handled",
+        "red",
+        True,
+        "mash_queue",
+    )
     assert "Alex" not in str(logs)
     assert "Verbal argument" not in str(logs)
 
@@ -466,54 +493,59 @@ async def test_one_log_line_per_triaged_contact_without_personal_data() -> None:
 
 
 async def test_a_decision_closes_the_screening_beside_the_triage_result() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    store = MemoryScreeningStore()
     event = da_notification(dash=11)
-    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
+    await triage_harness(store).feed([origin(to_line(event))])
     decided_at = NOW + timedelta(hours=2)
-    outcome = await decision_handler(store, pub).handle_batch(
-        [origin(to_line(decision(event, at=decided_at)))]
+    outcome = await decision_harness(store).feed(
+        [on_casework(to_line(decision(event, at=decided_at)))]
     )
-    assert outcome.done == 1
+    assert outcome.handled == 1
     row = store.results[UUID(event["event_id"])]
     assert (row["decided_at"], row["decision"]) == (decided_at, "early_help")
     assert row["priority"] is TriagePriority.AMBER  # the triage result is kept beside it
 
 
 async def test_a_decision_that_arrives_before_the_triage_is_kept_for_it() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    store = MemoryScreeningStore()
     event = contact()
-    await decision_handler(store, pub).handle_batch([origin(to_line(decision(event)))])
-    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
+    await decision_harness(store).feed([on_casework(to_line(decision(event)))])
+    await triage_harness(store).feed([origin(to_line(event))])
     assert store.results[UUID(event["event_id"])]["decision"] == "early_help"
 
 
 async def test_the_decision_handler_ignores_other_casework_events() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
-    await triage_handler(store, pub).handle_batch([origin(to_line(contact()))])
-    triaged = pub.records[0].value  # a screening.triaged record, as it appears on casework
-    outcome = await decision_handler(store, pub).handle_batch(
-        [origin(triaged, 0, event_type=b"screening.triaged"), origin(triaged, 1)]
+    store = MemoryScreeningStore()
+    triage = triage_harness(store)
+    await triage.feed([origin(to_line(contact()))])
+    triaged = triage.sent[0].value  # a screening.triaged record, as it appears on casework
+    d = decision_harness(store)
+    outcome = await d.feed(
+        [on_casework(triaged, 0, event_type=b"screening.triaged"), on_casework(triaged, 1)]
     )
-    assert (outcome.done, outcome.ignored, outcome.dead_lettered) == (0, 2, 0)
-    assert len(pub.records) == 1  # nothing published for them
+    assert (outcome.handled, outcome.ignored, outcome.dead_lettered) == (0, 2, 0)
+    assert d.sent == []  # nothing published for them
 
 
 async def test_a_redelivered_decision_changes_nothing() -> None:
-    store, pub = MemoryScreeningStore(), RecordingPublisher()
+    store = MemoryScreeningStore()
     event = contact()
-    await triage_handler(store, pub).handle_batch([origin(to_line(event))])
+    await triage_harness(store).feed([origin(to_line(event))])
     line = to_line(decision(event))
-    handler = decision_handler(store, pub)
-    await handler.handle_batch([origin(line)])
-    outcome = await handler.handle_batch([origin(line, 3)])
-    assert (outcome.done, outcome.duplicates) == (0, 1)
+    d = decision_harness(store)
+    await d.feed([on_casework(line)])
+    outcome = await d.feed([on_casework(line, 3)])
+    assert (outcome.handled, outcome.repeats) == (0, 1)
 
 
 async def test_an_invalid_decision_is_a_validation_dead_letter() -> None:
-    store = MemoryScreeningStore()
     bad = decision(contact())
     bad["payload"]["decision"] = "referral"  # a referral decision needs its referral_id
-    dead_pub = RecordingPublisher()
-    outcome = await decision_handler(store, dead_pub).handle_batch([origin(to_line(bad))])
+    d = decision_harness(MemoryScreeningStore())
+    outcome = await d.feed([on_casework(to_line(bad))])
     assert outcome.dead_lettered == 1
-    assert header_map(dead_pub.records[0].headers)["dlq.reason"] == "validation"
+    dlq = header_map(d.sent[0].headers)
+    assert (dlq["dlq.reason"], dlq["dlq.consumer.group"]) == (
+        "validation",
+        "frontdoor-screening-decisions",
+    )

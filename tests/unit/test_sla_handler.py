@@ -1,15 +1,16 @@
-"""The SLA lifecycle handler over an in-memory unit of work: clocks, announcements, idempotency.
+"""The SLA lifecycle handler through the real pipeline with in-memory ports: clocks, announcements,
+idempotency, the batch's one transaction.
 
-The fake store keeps the adapter's contract: a unit sees only committed state, `save` is staged and
-applied only when the unit ends without an exception (the commit). Expected due dates are written
-by hand. The event builders here are also used by the SLA integration tests.
+`PipelineHarness` runs the handler exactly as a worker would — decoding, the wanted types, the
+claims, the outbox, the relay after the commit — with the in-memory ledger; the timer store is a
+dict. `save` is the handler's last step, so the store applying it at once is the commit. Expected
+due dates are written by hand. The event builders here are also used by the SLA integration tests.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,15 +23,18 @@ from schemas.registry import parse_event
 from schemas.topics import CASEWORK, CONTACTS, SLA
 from services.common.calendar import LONDON, WorkingCalendar
 from services.common.deadletter import Origin
-from services.common.publishing import RecordingPublisher
-from services.sla.announcements import OutboxEntry, check_policy_kinds
-from services.sla.clocks import EarlyEvent
-from services.sla.config import SlaSettings
-from services.sla.domain.policies import Policy, PolicyError, parse_policy
+from services.common.pipeline import Outcome
+from services.common.publishing import OutRecord
+from services.sla.bootstrap import group_for
+from services.sla.domain.announcements import OutboxEntry
+from services.sla.domain.batch import BatchWrite, ChildRecord
+from services.sla.domain.clocks import EarlyEvent, wanted_event_types
+from services.sla.domain.policies import Policy
 from services.sla.domain.timers import Timer, TimerStatus, timer_id_for
-from services.sla.handlers import BatchWrite, ChildRecord, TimerHandler
-from services.sla.policies import load_policy, shipped_policy_names
+from services.sla.handlers import TIMERS_CONSUMER, TimerHandler
+from services.sla.policies import load_policy
 from tests.factories import child_details, contact, envelope
+from tests.harness import PipelineHarness
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -144,25 +148,27 @@ def london(y: int, m: int, d: int, hh: int, mm: int, ss: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, ss, tzinfo=LONDON)
 
 
-# -- the fake unit of work -------------------------------------------------------------------------
+# -- the in-memory store -------------------------------------------------------------------------
 
 
 @dataclass
-class FakeTimerStore:
+class MemoryTimerStore:
     timers: dict[UUID, Timer] = field(default_factory=dict)
     started_team: dict[UUID, str | None] = field(default_factory=dict)
     teams: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     early: dict[str, list[EarlyEvent]] = field(default_factory=dict)
-    processed: set[tuple[str, UUID]] = field(default_factory=set)
-    outbox: dict[UUID, OutboxEntry] = field(default_factory=dict)
-    fail_next_commit: bool = False
-    commits: int = 0
+    early_recorded: list[datetime] = field(default_factory=list)
+    scheduled: dict[UUID, OutboxEntry] = field(default_factory=dict)
+    loaded: list[list[str]] = field(default_factory=list)
+    fail_next_save: BaseException | None = None
+    saves: int = 0
 
-    @asynccontextmanager
-    async def unit(
-        self, consumer: str, child_ids: Sequence[str], event_ids: Sequence[UUID]
-    ) -> AsyncIterator[FakeUnit]:
-        children = {
+    def __call__(self, _connection: Any) -> MemoryTimerStore:
+        return self
+
+    async def load(self, child_ids: Sequence[str]) -> Mapping[str, ChildRecord]:
+        self.loaded.append(list(child_ids))
+        return {
             c: ChildRecord(
                 timers=tuple(t for t in self.timers.values() if t.child_id == c),
                 team=self.teams.get(c, (None, None))[0],
@@ -171,19 +177,13 @@ class FakeTimerStore:
             )
             for c in child_ids
         }
-        done = frozenset(e for e in event_ids if (consumer, e) in self.processed)
-        unit = FakeUnit(done, children)
-        yield unit
-        if self.fail_next_commit:
-            self.fail_next_commit = False
-            raise ConnectionError("the database went away before the commit")
-        for write in unit.staged:
-            self._commit(consumer, write)
-        self.commits += 1
 
-    def _commit(self, consumer: str, write: BatchWrite) -> None:
+    async def save(self, write: BatchWrite) -> None:
+        if self.fail_next_save is not None:
+            exc, self.fail_next_save = self.fail_next_save, None
+            raise exc
+        assert write.recorded_at == NOW
         for w in write.timers:
-            assert write.recorded_at == NOW
             if w.new and w.timer.timer_id in self.timers:
                 continue  # insert-if-absent
             if w.new:
@@ -193,24 +193,15 @@ class FakeTimerStore:
             self.teams[t.child_id] = (t.team, t.as_of)
         for child, e in write.early:
             self.early.setdefault(child, []).append(e)
-        self.processed.update((consumer, e) for e in write.processed)
-        for entry in write.outbox:
-            self.outbox.setdefault(entry.event_id, entry)
+            self.early_recorded.append(write.recorded_at)
+        for entry in write.scheduled:
+            self.scheduled.setdefault(entry.event_id, entry)
+        self.saves += 1
 
     def only(self, kind: str) -> Timer:
         found = [t for t in self.timers.values() if t.kind == kind]
         assert len(found) == 1, found
         return found[0]
-
-
-@dataclass
-class FakeUnit:
-    processed: frozenset[UUID]
-    children: Mapping[str, ChildRecord]
-    staged: list[BatchWrite] = field(default_factory=list)
-
-    async def save(self, write: BatchWrite) -> None:
-        self.staged.append(write)
 
 
 @pytest.fixture(scope="module")
@@ -223,38 +214,47 @@ def wt2013() -> Policy:
     return load_policy("wt2013")
 
 
+GROUP = group_for(CASEWORK, "frontdoor-sla")
+
+
 @dataclass
 class Rig:
-    store: FakeTimerStore
-    publisher: RecordingPublisher
-    handler: TimerHandler
+    store: MemoryTimerStore
+    harness: PipelineHarness
 
-    async def feed(self, *events: tuple[dict[str, Any], str]) -> Any:
-        return await self.handler.handle_batch(
+    async def feed(self, *events: tuple[dict[str, Any], str]) -> Outcome:
+        return await self.harness.feed(
             [origin(e, topic, offset=i) for i, (e, topic) in enumerate(events)]
         )
+
+    @property
+    def sent(self) -> list[OutRecord]:
+        return self.harness.sent
 
     def published(self, event_type: str | None = None) -> list[dict[str, Any]]:
         return [
             orjson.loads(r.value)
-            for r in self.publisher.records
-            if r.topic == SLA.name
-            and r.value is not None
+            for r in self.harness.sent_to(SLA.name)
+            if r.value is not None
             and (event_type is None or orjson.loads(r.value)["event_type"] == event_type)
         ]
 
+    @property
+    def processed(self) -> set[tuple[str, UUID]]:
+        return set(self.harness.ledger.processed)
+
 
 def make_rig(policy: Policy, cal: WorkingCalendar) -> Rig:
-    store, publisher = FakeTimerStore(), RecordingPublisher()
-    handler = TimerHandler(
-        store=store,
-        publisher=publisher,
-        policy=policy,
-        calendar=cal,
-        consumer_group="frontdoor-sla",
-        clock=lambda: NOW,
+    store = MemoryTimerStore()
+    handler = TimerHandler(store, policy, cal, clock=lambda: NOW)
+    harness = PipelineHarness(
+        handler,
+        consumer=TIMERS_CONSUMER,
+        topic=CASEWORK.name,
+        group=GROUP,
+        event_types=wanted_event_types(policy),
     )
-    return Rig(store, publisher, handler)
+    return Rig(store, harness)
 
 
 @pytest.fixture
@@ -278,8 +278,8 @@ async def test_contact_starts_a_screening_clock_due_at_the_end_of_the_next_worki
     assert timer.timer_id == timer_id_for(
         c["subject"]["child_id"], "screening_decision", c["payload"]["contact_id"]
     )
-    assert outcome.applied == 1
-    assert ("sla.timers", UUID(c["event_id"])) in rig.store.processed
+    assert outcome.handled == 1
+    assert ("sla.timers", UUID(c["event_id"])) in rig.processed
 
 
 async def test_started_clock_is_announced_with_a_deterministic_id_keyed_by_child(
@@ -288,7 +288,7 @@ async def test_started_clock_is_announced_with_a_deterministic_id_keyed_by_child
     c = contact(at=utc(2025, 3, 4, 10, 30))
     await rig.feed((c, CONTACTS.name))
 
-    (record,) = [r for r in rig.publisher.records if r.topic == SLA.name]
+    (record,) = rig.harness.sent_to(SLA.name)
     timer = rig.store.only("screening_decision")
     event = parse_event(orjson.loads(record.value or b""))
     assert event.event_type == "sla.started"
@@ -303,6 +303,17 @@ async def test_started_clock_is_announced_with_a_deterministic_id_keyed_by_child
     assert payload["anchor_id"] == UUID(c["payload"]["contact_id"])
 
 
+async def test_announcements_go_through_the_outbox_under_their_own_event_ids(rig: Rig) -> None:
+    c = contact(at=utc(2025, 3, 4, 10, 30))
+    await rig.feed((c, CONTACTS.name))
+
+    (stored,) = [s.row for s in rig.harness.ledger.outbox if s.row.topic == SLA.name]
+    timer = rig.store.only("screening_decision")
+    assert stored.event_id == uuid5(timer.timer_id, "started")
+    assert stored.event_type == "sla.started"
+    assert all(s.relayed_at is not None for s in rig.harness.ledger.outbox)
+
+
 async def test_decision_meets_the_screening_clock_and_announces_met_on_time(rig: Rig) -> None:
     c = contact(at=utc(2025, 3, 4, 10, 30))
     await rig.feed((c, CONTACTS.name))
@@ -315,7 +326,7 @@ async def test_decision_meets_the_screening_clock_and_announces_met_on_time(rig:
     (met,) = rig.published("sla.met")
     assert met["event_id"] == str(uuid5(timer.timer_id, "met"))
     assert met["payload"]["late"] is False
-    assert not rig.store.outbox
+    assert not rig.store.scheduled
 
 
 async def test_start_and_decision_in_one_batch_leave_the_clock_met(rig: Rig) -> None:
@@ -324,7 +335,16 @@ async def test_start_and_decision_in_one_batch_leave_the_clock_met(rig: Rig) -> 
 
     assert rig.store.only("screening_decision").status is TimerStatus.MET
     assert [e["event_type"] for e in rig.published()] == ["sla.started", "sla.met"]
-    assert rig.store.commits == 1
+    assert rig.store.saves == 1
+
+
+async def test_one_batch_locks_each_of_its_children_once_in_order(rig: Rig) -> None:
+    a, b = contact("C-b", at=utc(2025, 3, 4, 10, 30)), contact("C-a", at=utc(2025, 3, 4, 11, 0))
+    await rig.feed(
+        (a, CONTACTS.name), (b, CONTACTS.name), (decision(a, at=utc(2025, 3, 4, 16)), CASEWORK.name)
+    )
+
+    assert rig.store.loaded == [["C-a", "C-b"]]
 
 
 async def test_referral_starts_the_45_working_day_assessment_clock_over_easter(rig: Rig) -> None:
@@ -350,36 +370,34 @@ async def test_referral_team_is_carried_by_the_childs_clocks_and_announcements(
     assert started["payload"]["team"] == "Locality North"
 
 
-# -- idempotency and crashes -----------------------------------------------------------------------
+# -- idempotency and failures ----------------------------------------------------------------------
 
 
 async def test_redelivered_event_changes_nothing_and_announces_nothing(rig: Rig) -> None:
     c = contact(at=utc(2025, 3, 4, 10, 30))
     await rig.feed((c, CONTACTS.name))
     before = dict(rig.store.timers)
-    published = len(rig.publisher.records)
+    sent = len(rig.sent)
 
     outcome = await rig.feed((c, CONTACTS.name))
 
-    assert outcome.duplicates == 1
-    assert outcome.applied == 0
+    assert (outcome.repeats, outcome.handled) == (1, 0)
     assert rig.store.timers == before
-    assert len(rig.publisher.records) == published
+    assert len(rig.sent) == sent
 
 
-async def test_crash_between_publish_and_commit_republishes_the_same_ids(rig: Rig) -> None:
+async def test_a_batch_whose_transaction_fails_announces_nothing_until_it_commits(
+    rig: Rig,
+) -> None:
     c = contact(at=utc(2025, 3, 4, 10, 30))
-    rig.store.fail_next_commit = True
-    with pytest.raises(ConnectionError):
-        await rig.feed((c, CONTACTS.name))
-    assert not rig.store.timers  # nothing committed, but the announcement was published
-    first = [e["event_id"] for e in rig.published()]
+    rig.store.fail_next_save = ConnectionResetError("the database went away before the commit")
 
-    await rig.feed((c, CONTACTS.name))  # the uncommitted record is delivered again
+    outcome = await rig.feed((c, CONTACTS.name))  # retried whole: the database came back
 
+    assert outcome.handled == 1
     assert len(rig.store.timers) == 1
-    assert [e["event_id"] for e in rig.published()] == first * 2
-    assert len(set(first)) == 1
+    (started,) = rig.published()  # nothing was sent for the attempt that did not commit
+    assert started["event_type"] == "sla.started"
 
 
 async def test_a_new_event_for_a_clock_already_met_does_not_restart_it(rig: Rig) -> None:
@@ -406,42 +424,3 @@ def test_builders_make_valid_events() -> None:
         icpc_held(child, rid, at=utc(2025, 3, 20), plan_id=str(uuid.uuid4())),
     ):
         assert parse_event(event).event_type == event["event_type"]
-
-
-# -- wiring that fails fast ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", shipped_policy_names())
-def test_every_shipped_policy_names_only_clocks_the_sla_events_can_carry(name: str) -> None:
-    check_policy_kinds(load_policy(name))
-
-
-def test_a_policy_with_a_clock_the_contract_cannot_name_is_refused_at_start_up() -> None:
-    policy = parse_policy(
-        {
-            "name": "council",
-            "version": 1,
-            "timers": {
-                "lunch_break": {
-                    "deadline": {"hours": 1},
-                    "start": [{"event": "contact.received", "subject": "payload.contact_id"}],
-                }
-            },
-        }
-    )
-    with pytest.raises(PolicyError, match="lunch_break"):
-        check_policy_kinds(policy)
-
-
-def test_policy_and_overrides_come_from_the_frontdoor_policy_variables(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("FRONTDOOR_POLICY", "wt2010")
-    monkeypatch.setenv("FRONTDOOR_POLICY_OVERRIDES", "/etc/frontdoor/council.toml")
-    monkeypatch.setenv("FRONTDOOR_SLA_SCAN_MAX_SLEEP_SECONDS", "0.5")
-
-    settings = SlaSettings()
-
-    assert settings.policy == "wt2010"
-    assert str(settings.policy_overrides) == "/etc/frontdoor/council.toml"
-    assert settings.scan_max_sleep_seconds == 0.5

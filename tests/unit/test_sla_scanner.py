@@ -1,8 +1,10 @@
 """The breach scanner with an injected clock: never early, once per clock, leader only, on time.
 
 The fake store follows the PostgreSQL adapter's contract: only open clocks are owed, a breach only
-strictly after ``due_at``, a settled clock leaves ``open`` in the same step as its outbox row is
-written, and outbox rows are deleted only after the publisher returned. Time is a variable.
+strictly after ``due_at``, a settled clock leaves ``open`` in the same step as its announcement is
+written to the outbox (the in-memory ledger's, which passes the same contract suite as
+PostgreSQL's), and a scheduled announcement moves to the outbox once, at its moment. The scanner
+relays through the pipeline's real `Relay`, only what those steps committed. Time is a variable.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from structlog.testing import capture_logs
 from schemas.envelope import EventBase
 from schemas.registry import parse_event
 from services.common.calendar import WorkingCalendar
-from services.common.publishing import OutRecord, RecordingPublisher
-from services.sla import announcements
-from services.sla.announcements import OutboxEntry
+from services.common.ledger import MemoryLedger
+from services.common.outbox import OutboxRow, RecordingSender, Relay
+from services.sla.domain import announcements
+from services.sla.domain.announcements import OutboxEntry
+from services.sla.domain.breaches import DueTimer, Settle
 from services.sla.domain.timers import Timer, TimerStatus, breach, start_timer, warn
+from services.sla.handlers import Scanner
 from services.sla.policies import load_policy
-from services.sla.scanner import DueTimer, Publish, Scanner, Settle
 
 DUE = datetime(2025, 3, 5, 23, 59, 59, tzinfo=UTC)
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -41,13 +45,20 @@ class Clock:
         return self.now
 
 
+def _row(entry: OutboxEntry) -> OutboxRow:
+    return OutboxRow.of(entry.record, event_id=entry.event_id, event_type=entry.event_type)
+
+
 @dataclass
 class FakeScanStore:
+    ledger: MemoryLedger = field(default_factory=MemoryLedger)
     timers: dict[UUID, Timer] = field(default_factory=dict)
     teams: dict[str, str] = field(default_factory=dict)
-    outbox: dict[UUID, OutboxEntry] = field(default_factory=dict)
+    scheduled: dict[UUID, OutboxEntry] = field(default_factory=dict)
     held: set[UUID] = field(default_factory=set)  # rows a lifecycle batch has locked
     recorded: dict[UUID, datetime] = field(default_factory=dict)
+    early: dict[UUID, datetime] = field(default_factory=dict)  # early event → recorded_at
+    forgotten_before: list[datetime] = field(default_factory=list)
 
     def add(self, timer: Timer, recorded_at: datetime = LONG_AGO) -> Timer:
         self.timers[timer.timer_id] = timer
@@ -56,7 +67,7 @@ class FakeScanStore:
 
     async def settle_due(
         self, now: datetime, limit: int, settle: Settle, *, recorded_before: datetime
-    ) -> int:
+    ) -> Sequence[OutboxRow]:
         free = [t for t in self.timers.values() if t.timer_id not in self.held]
         due = sorted(
             (
@@ -83,19 +94,20 @@ class FakeScanStore:
             key=lambda t: t.warn_at or now,
         )[:limit]
         settled = settle([DueTimer(t, self.teams.get(t.child_id)) for t in [*due, *warn]])
-        for s in settled:
-            self.timers[s.timer.timer_id] = s.timer
-            self.outbox.setdefault(s.entry.event_id, s.entry)
-        return len(settled)
+        async with self.ledger.unit("sla.scanner") as unit:
+            for s in settled:
+                self.timers[s.timer.timer_id] = s.timer
+            return await unit.enqueue([_row(s.entry) for s in settled])
 
-    async def relay_outbox(self, now: datetime, limit: int, publish: Publish) -> int:
-        ready = [e for e in self.outbox.values() if e.available_at <= now][:limit]
-        if not ready:
-            return 0
-        await publish([e.record for e in ready])
-        for e in ready:
-            del self.outbox[e.event_id]
-        return len(ready)
+    async def release_scheduled(self, now: datetime, limit: int) -> Sequence[OutboxRow]:
+        ready = sorted(
+            (e for e in self.scheduled.values() if e.available_at <= now),
+            key=lambda e: (e.available_at, e.event_id),
+        )[:limit]
+        async with self.ledger.unit("sla.scanner") as unit:
+            for e in ready:
+                del self.scheduled[e.event_id]
+            return await unit.enqueue([_row(e) for e in ready])
 
     async def next_moment(self, grace: timedelta) -> datetime | None:
         open_ = [t for t in self.timers.values() if t.status is TimerStatus.OPEN]
@@ -110,8 +122,18 @@ class FakeScanStore:
             for t in self.timers.values()
             if t.status is TimerStatus.OPEN and t.warned_at is None and t.warn_at is not None
         ]
-        moments += [e.available_at for e in self.outbox.values()]
+        moments += [e.available_at for e in self.scheduled.values()]
         return min(moments, default=None)
+
+    async def forget_early_events(self, recorded_before: datetime, limit: int) -> int:
+        self.forgotten_before.append(recorded_before)
+        old = [e for e, at in self.early.items() if at < recorded_before][:limit]
+        for e in old:
+            del self.early[e]
+        return len(old)
+
+    def unrelayed(self) -> int:
+        return sum(1 for s in self.ledger.outbox if s.relayed_at is None)
 
 
 @dataclass
@@ -124,10 +146,12 @@ class FakeLeadership:
     async def hold(self) -> bool:
         return self.leader
 
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
     async def wait(self, seconds: float) -> None:
         self.waits.append(seconds)
         if self.stop_after is not None and len(self.waits) >= self.stop_after:
-            raise asyncio.CancelledError
+            self.stop.set()
 
     async def close(self) -> None:
         self.closed = True
@@ -167,28 +191,37 @@ def bare_timer(due: datetime, child: str = "C1") -> Timer:
 class Rig:
     store: FakeScanStore
     leadership: FakeLeadership
-    publisher: RecordingPublisher
+    sender: RecordingSender
+    relay: Relay
     clock: Clock
     scanner: Scanner
 
     def announced(self, event_type: str) -> list[dict[str, Any]]:
-        out = [orjson.loads(r.value or b"") for r in self.publisher.records]
+        out = [orjson.loads(r.value or b"") for r in self.sender.rows]
         return [e for e in out if e["event_type"] == event_type]
 
 
-def make_rig(now: datetime, store: FakeScanStore | None = None, batch: int = 1000) -> Rig:
+def make_rig(
+    now: datetime,
+    store: FakeScanStore | None = None,
+    batch: int = 1000,
+    sender: RecordingSender | None = None,
+) -> Rig:
     store = store or FakeScanStore()
-    leadership, publisher, clock = FakeLeadership(), RecordingPublisher(), Clock(now)
+    sender = sender or RecordingSender()
+    relay = Relay(store.ledger, sender, sweep_after_seconds=0.0)
+    leadership, clock = FakeLeadership(), Clock(now)
     scanner = Scanner(
         store=store,
         leadership=leadership,
-        publisher=publisher,
+        relay=relay,
         clock=clock,
         batch=batch,
         max_sleep=1.0,
         leader_poll=1.0,
+        early_events_kept=timedelta(days=90),
     )
-    return Rig(store, leadership, publisher, clock, scanner)
+    return Rig(store, leadership, sender, relay, clock, scanner)
 
 
 # -- never early, exactly once ---------------------------------------------------------------------
@@ -224,7 +257,7 @@ async def test_each_breach_is_announced_once_however_often_the_scanner_runs() ->
     ids = [e["event_id"] for e in rig.announced("sla.breached")]
     assert len(ids) == 3
     assert len(set(ids)) == 3
-    assert not rig.store.outbox
+    assert rig.store.unrelayed() == 0
 
 
 async def test_two_scanners_on_one_store_announce_each_breach_once() -> None:
@@ -241,28 +274,91 @@ async def test_two_scanners_on_one_store_announce_each_breach_once() -> None:
     assert len(set(ids)) == 50
 
 
-async def test_a_relay_that_dies_after_publishing_republishes_the_same_event_id() -> None:
-    rig = make_rig(DUE + timedelta(seconds=1))
-    rig.store.add(bare_timer(DUE))
-
-    class AckLost(RecordingPublisher):
+async def test_a_relay_that_dies_after_sending_is_resent_by_the_sweeper_with_the_same_id() -> None:
+    class AckLost(RecordingSender):
         failed = False
 
-        async def publish(self, records: Sequence[OutRecord]) -> None:
-            await super().publish(records)
+        async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
+            await super().send(rows, timestamp_ms=timestamp_ms)
             if not self.failed:
                 self.failed = True
                 raise ConnectionError("acknowledgement lost")
 
-    rig.scanner.publisher = rig.publisher = AckLost()
-    with pytest.raises(ConnectionError):
-        await rig.scanner.scan_once()
-    await rig.scanner.scan_once()
+    rig = make_rig(DUE + timedelta(seconds=1), sender=AckLost())
+    rig.store.add(bare_timer(DUE))
+
+    with capture_logs() as logs:
+        outcome = await rig.scanner.scan_once()
+    assert (outcome.settled, outcome.relayed) == (1, 0)
+    assert any(e["event"] == "sla_relay_deferred" for e in logs)
+    assert rig.store.unrelayed() == 1  # committed, so never lost
+    await rig.relay.sweep_once()  # the sweeper every worker runs
 
     ids = [e["event_id"] for e in rig.announced("sla.breached")]
     assert len(ids) == 2
     assert len(set(ids)) == 1
-    assert not rig.store.outbox
+    assert rig.store.unrelayed() == 0
+
+
+async def test_a_broker_that_is_away_does_not_stop_the_scanner_settling() -> None:
+    rig = make_rig(DUE + timedelta(seconds=1))
+    for _ in range(3):
+        rig.store.add(bare_timer(DUE))
+    rig.sender.fail_next = ConnectionRefusedError("broker away")
+
+    outcome = await rig.scanner.scan_once()
+
+    assert outcome.settled == 3
+    assert all(t.status is TimerStatus.BREACHED for t in rig.store.timers.values())
+    assert rig.store.unrelayed() == 3
+    await rig.relay.sweep_once()
+    assert len(rig.announced("sla.breached")) == 3
+
+
+async def test_announcements_are_sent_only_after_their_transaction_committed() -> None:
+    class Watching(RecordingSender):
+        async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
+            committed = {s.row.id for s in store.ledger.outbox}
+            assert all(r.id in committed for r in rows)
+            await super().send(rows, timestamp_ms=timestamp_ms)
+
+    store = FakeScanStore()
+    rig = make_rig(DUE + timedelta(seconds=1), store, batch=2, sender=Watching())
+    for _ in range(5):
+        rig.store.add(bare_timer(DUE))
+
+    outcome = await rig.scanner.scan_once()
+
+    assert (outcome.settled, outcome.relayed) == (5, 5)
+    assert len(rig.announced("sla.breached")) == 5
+
+
+async def test_settling_goes_on_while_the_broker_is_slow_and_the_backlog_follows_in_order() -> None:
+    gate = asyncio.Event()
+
+    class Slow(RecordingSender):
+        calls = 0
+
+        async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                await gate.wait()  # the broker takes its time with the first round
+            await super().send(rows, timestamp_ms=timestamp_ms)
+
+    rig = make_rig(DUE + timedelta(seconds=1), batch=1, sender=Slow())
+    timers = [rig.store.add(bare_timer(DUE + timedelta(microseconds=-n))) for n in range(5)]
+    scanning = asyncio.ensure_future(rig.scanner.scan_once())
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+    assert all(t.status is TimerStatus.BREACHED for t in rig.store.timers.values())
+    gate.set()
+    outcome = await scanning
+
+    assert (outcome.settled, outcome.relayed) == (5, 5)
+    assert rig.sender.calls == 2  # the first round alone, then the whole backlog at once
+    order = [e["payload"]["timer_id"] for e in rig.announced("sla.breached")]
+    assert order == [str(t.timer_id) for t in sorted(timers, key=lambda t: t.due_at)]
 
 
 async def test_clock_held_by_a_lifecycle_batch_is_breached_after_the_batch_lets_go() -> None:
@@ -354,7 +450,7 @@ async def test_a_replica_that_is_not_the_leader_scans_nothing() -> None:
     wait = await rig.scanner.step()
 
     assert wait == 1.0
-    assert rig.publisher.records == []
+    assert rig.sender.rows == []
     assert rig.store.timers[timer.timer_id].status is TimerStatus.OPEN
 
 
@@ -382,7 +478,9 @@ async def test_a_failing_round_is_logged_and_the_loop_carries_on() -> None:
     calls = 0
     real = rig.store.settle_due
 
-    async def flaky(now: datetime, limit: int, settle: Settle, *, recorded_before: datetime) -> int:
+    async def flaky(
+        now: datetime, limit: int, settle: Settle, *, recorded_before: datetime
+    ) -> Sequence[OutboxRow]:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -392,12 +490,111 @@ async def test_a_failing_round_is_logged_and_the_loop_carries_on() -> None:
     rig.store.settle_due = flaky  # type: ignore[method-assign]
     rig.leadership.stop_after = 3
 
-    with capture_logs() as logs, pytest.raises(asyncio.CancelledError):
-        await rig.scanner.run()
+    with capture_logs() as logs:
+        await rig.scanner.run(rig.leadership.stop)
 
     assert any(e["event"] == "sla_scan_failed" for e in logs)
     assert len(rig.announced("sla.breached")) == 1
     assert rig.leadership.closed
+
+
+# -- scheduled announcements ----------------------------------------------------------------------
+
+
+def late_meet(cal: WorkingCalendar, met_at: datetime) -> tuple[Timer, OutboxEntry]:
+    """A clock the lifecycle handler met late, and the breach it scheduled for `met_at`."""
+    timer = screening_timer(cal)
+    after = timer.model_copy(
+        update={"status": TimerStatus.MET, "met_at": met_at, "breached_at": met_at}
+    )
+    event = announcements.breached(after, team="MASH")
+    return after, announcements.outbox_entry(after, event)
+
+
+async def test_a_breach_the_handler_scheduled_goes_out_at_its_moment_never_before(
+    cal: WorkingCalendar,
+) -> None:
+    moment = datetime(2025, 3, 7, 9, 0, tzinfo=UTC)
+    rig = make_rig(moment - timedelta(milliseconds=200))
+    timer, entry = late_meet(cal, moment)
+    rig.store.add(timer)
+    rig.store.scheduled[entry.event_id] = entry
+
+    wait = await rig.scanner.step()
+    assert rig.announced("sla.breached") == []
+    assert 0.2 < wait < 0.21  # wakes just after the scheduled moment
+
+    rig.clock.now = moment
+    await rig.scanner.step()
+    await rig.scanner.step()
+    (breach,) = rig.announced("sla.breached")
+    assert breach["event_id"] == str(uuid5(timer.timer_id, "breached"))
+    assert not rig.store.scheduled
+    assert rig.store.unrelayed() == 0
+
+
+# -- early events' retention -----------------------------------------------------------------------
+
+
+async def test_early_events_past_their_retention_are_forgotten_at_most_every_hour() -> None:
+    now = DUE
+    rig = make_rig(now)
+    old, recent = uuid4(), uuid4()
+    rig.store.early = {old: now - timedelta(days=91), recent: now - timedelta(days=89)}
+
+    await rig.scanner.step()
+    assert set(rig.store.early) == {recent}
+    assert rig.store.forgotten_before == [now - timedelta(days=90)]
+
+    rig.clock.now = now + timedelta(minutes=59)
+    await rig.scanner.step()
+    assert len(rig.store.forgotten_before) == 1  # not again within the hour
+
+    rig.clock.now = now + timedelta(days=2)
+    await rig.scanner.step()
+    assert rig.store.early == {}
+    assert len(rig.store.forgotten_before) == 2
+
+
+async def test_a_backlog_of_early_events_is_forgotten_a_chunk_per_round() -> None:
+    rig = make_rig(DUE, batch=2)
+    rig.store.early = {uuid4(): DUE - timedelta(days=400) for _ in range(5)}
+
+    for _ in range(4):
+        await rig.scanner.step()
+
+    assert rig.store.early == {}
+    assert len(rig.store.forgotten_before) == 3  # 2, 2, 1: then the hourly rhythm again
+
+
+async def test_only_the_leader_forgets_early_events() -> None:
+    rig = make_rig(DUE)
+    rig.store.early = {uuid4(): DUE - timedelta(days=400)}
+    rig.leadership.leader = False
+
+    await rig.scanner.step()
+
+    assert len(rig.store.early) == 1
+
+
+# -- stopping --------------------------------------------------------------------------------------
+
+
+async def test_the_scanner_stops_with_its_worker_even_while_it_sleeps() -> None:
+    class Sleepy(FakeLeadership):
+        async def wait(self, seconds: float) -> None:
+            await asyncio.sleep(3600)
+
+    rig = make_rig(DUE)
+    rig.scanner.leadership = leadership = Sleepy()
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(rig.scanner.run(stop))
+    await asyncio.sleep(0.05)
+
+    stop.set()
+    await asyncio.wait_for(running, timeout=2)
+
+    assert leadership.closed
 
 
 # -- the scanner's announcements -------------------------------------------------------------------

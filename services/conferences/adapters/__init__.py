@@ -1,1 +1,1 @@
-"""Adapters of the conferences service: PostgreSQL unit of work, row mapping, read views."""
+"""Adapters of the conferences service: PostgreSQL store, row mapping, read views, rules files."""

@@ -1,27 +1,25 @@
-"""The conferences handler's unit of work on PostgreSQL: one transaction per batch.
+"""The conferences store on PostgreSQL, bound to the pipeline unit's connection.
 
-Opening a unit inserts any child the service has not seen into ``conference_children`` and locks
-the batch's children rows (sorted, ``FOR UPDATE``), reads the ledger (``processed_events``) and
-loads each child's record from the service's tables. A referral an event names that the service
-has not seen on ``frontdoor.casework`` (it was deployed after the referral, or the topic's
-retention dropped it, or the referral is in the same batch) has its date read from intake's
-``events`` history and copied into ``conference_referrals``. `save` upserts only the records
-the batch changed (plans that ended first, so the one-open-plan index never sees two), records
-the invitations and the ledger rows.
+Everything here runs inside the batch's one transaction (the pipeline's), so the children's
+records, the invitations and the batch's ``processed_events`` claims commit together. `load`
+inserts any child the service has not seen into ``conference_children`` and locks the batch's
+children rows (sorted, ``FOR UPDATE``) and loads each child's record from the service's tables. A
+referral an event names that the service has not seen on ``frontdoor.casework`` (it was deployed
+after the referral, or the topic's retention dropped it, or the referral is in the same batch)
+has its date read from intake's ``events`` history and copied into ``conference_referrals``.
+`save` upserts only the records the batch changed (plans that ended first, so the one-open-plan
+index never sees two) and records the invitations. Nothing here talks to Kafka.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from schemas.events.conferences import ConferenceInvitationIssued
 from services.conferences.adapters.rows import (
     CONFERENCE_SQL,
     ENQUIRY_SQL,
@@ -38,7 +36,7 @@ from services.conferences.adapters.rows import (
     report_args,
 )
 from services.conferences.domain.state import ChildFile, Referral
-from services.conferences.handlers import BatchWrite
+from services.conferences.ports import BatchWrite
 
 LOCK_CHILDREN_SQL = """
 INSERT INTO conference_children (child_id)
@@ -49,12 +47,6 @@ ON CONFLICT (child_id) DO NOTHING
 SELECT_CHILDREN_SQL = """
 SELECT child_id FROM conference_children
 WHERE child_id = ANY($1::text[]) ORDER BY child_id FOR UPDATE
-"""
-
-PROCESSED_SQL = """
-INSERT INTO processed_events (consumer, event_id)
-SELECT $1, e FROM unnest($2::uuid[]) AS e
-ON CONFLICT (consumer, event_id) DO NOTHING
 """
 
 HISTORY_SQL = """
@@ -98,12 +90,30 @@ def _changed(before: Mapping[Any, Any], after: Mapping[Any, Any]) -> list[Any]:
     return [value for key, value in after.items() if before.get(key) != value]
 
 
-@dataclass
-class PostgresConferenceUnit:
-    conn: asyncpg.Connection
-    consumer: str
-    processed: frozenset[UUID]
-    children: Mapping[str, ChildFile]
+class PostgresConferenceStore:
+    """The ``ConferenceStore`` port over one connection inside an open transaction."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._conn = connection
+
+    async def load(
+        self, child_ids: Sequence[str], referral_ids: Mapping[str, Sequence[UUID]]
+    ) -> dict[str, ChildFile]:
+        conn = self._conn
+        children = sorted(set(child_ids))
+        await conn.execute(LOCK_CHILDREN_SQL, children)
+        await conn.fetch(SELECT_CHILDREN_SQL, children)
+        files = await child_file(conn, children)
+        missing = {
+            child: {r for r in wanted if r not in files[child].referrals}
+            for child, wanted in referral_ids.items()
+            if child in files
+        }
+        for child, found in (await _history_referrals(conn, missing)).items():
+            for referral in found:
+                files[child] = files[child].with_referral(referral)
+            await conn.executemany(REFERRAL_SQL, [referral_args(child, r) for r in found])
+        return files
 
     async def save(self, write: BatchWrite) -> None:
         referrals: list[tuple[Any, ...]] = []
@@ -134,56 +144,13 @@ class PostgresConferenceUnit:
             (PLAN_SQL, plans),
         ):
             if rows:
-                await self.conn.executemany(sql, rows)
-        invitations = _issued(write.invitations)
+                await self._conn.executemany(sql, rows)
+        invitations = [invitation_args(i) for i in write.invitations]
         if invitations:
-            await self.conn.executemany(INVITATION_SQL, invitations)
-        if write.processed:
-            await self.conn.execute(PROCESSED_SQL, self.consumer, list(write.processed))
+            await self._conn.executemany(INVITATION_SQL, invitations)
         if write.children:
-            await self.conn.execute(
+            await self._conn.execute(
                 "UPDATE conference_children SET updated_at = $2 WHERE child_id = ANY($1::text[])",
                 [c.after.child_id for c in write.children],
                 write.recorded_at,
-            )
-
-
-def _issued(invitations: Sequence[ConferenceInvitationIssued]) -> list[tuple[Any, ...]]:
-    return [invitation_args(i) for i in invitations]
-
-
-class PostgresConferenceStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    @asynccontextmanager
-    async def unit(
-        self,
-        consumer: str,
-        child_ids: Sequence[str],
-        event_ids: Sequence[UUID],
-        referral_ids: Mapping[str, Sequence[UUID]],
-    ) -> AsyncIterator[PostgresConferenceUnit]:
-        children = sorted(set(child_ids))
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(LOCK_CHILDREN_SQL, children)
-            await conn.fetch(SELECT_CHILDREN_SQL, children)
-            processed = await conn.fetch(
-                "SELECT event_id FROM processed_events"
-                " WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
-                consumer,
-                list(event_ids),
-            )
-            files = await child_file(conn, children)
-            missing = {
-                child: {r for r in wanted if r not in files[child].referrals}
-                for child, wanted in referral_ids.items()
-                if child in files
-            }
-            for child, found in (await _history_referrals(conn, missing)).items():
-                for referral in found:
-                    files[child] = files[child].with_referral(referral)
-                await conn.executemany(REFERRAL_SQL, [referral_args(child, r) for r in found])
-            yield PostgresConferenceUnit(
-                conn, consumer, frozenset(r["event_id"] for r in processed), files
             )

@@ -5,16 +5,18 @@
 `Outcome`: the new `ChildFile`, the invitations to publish and a word for the log. The steps live
 by subject: `enquiries.py` (referrals, strategy discussions, s47s, closure: what books an ICPC),
 `conferencing.py` (reports, ICPCs and reviews held: what starts a plan and books reviews) and
-`plans.py` (core groups, visits, the plan's end). The clocks (ICPC, core groups, reviews, visits,
+`plans.py` (core groups, visits, the plan's end). `referrals_named` says which referrals a batch
+needs loaded with its children's records. The clocks (ICPC, core groups, reviews, visits,
 reports) are SLA timers started from the same events and from these invitations; nothing here
 counts them down.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from schemas.envelope import EventBase
 from schemas.events.conferences import ConferenceInvitationIssued
@@ -72,3 +74,13 @@ def apply_event(
     ctx = StepContext(rules=rules, calendar=calendar, event=event)
     after, action = step(child, event, ctx)
     return Outcome(after, action, tuple(ctx.issued))
+
+
+def referrals_named(events: Iterable[EventBase]) -> dict[str, list[UUID]]:
+    """Per child, the referrals `events` name: their records are loaded with the child's."""
+    named: dict[str, list[UUID]] = {}
+    for event in events:
+        referral_id = getattr(event.payload, "referral_id", None)
+        if isinstance(referral_id, UUID):
+            named.setdefault(event.subject.child_id, []).append(referral_id)
+    return named

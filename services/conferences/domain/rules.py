@@ -7,8 +7,8 @@ conference agencies' reports must reach the parents, which agencies are always i
 are, and the `QuorumRule` (one or more agencies that must be there, plus at least N others from a
 list). The statutory clocks themselves are SLA timers owned by the SLA policy; the numbers here must
 agree with the SLA policy of the same name (a unit test holds them together). Rules are parsed from
-plain documents (TOML in ``services/conferences/rules/``, read by the loader there); a council's
-file may `extends` a shipped one and override any part.
+plain documents (TOML in ``services/conferences/adapters/rules/``, read by the loader there); a
+council's file may `extends` a shipped one and override any part.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
 from schemas.envelope import Agency
+
+DEFAULT_RULES = "wt2013"
+"""The rules (and SLA policy) name used when ``FRONTDOOR_POLICY`` is unset."""
 
 
 class RulesError(ValueError):

@@ -1,8 +1,8 @@
 -- The conferences service's own tables, written only by the conferences worker: what it knows of
 -- each child's referrals and section 47 enquiries (to check the record's rules), the conferences
 -- it scheduled (ICPCs and reviews), the invitations it issued, the agencies' reports and the CP
--- plans; and the views the CLI and dashboards read. Reads intake's `events` (history) and writes
--- intake's `processed_events` ledger as consumer 'conferences'.
+-- plans; and the views the CLI and dashboards read. Reads intake's `events` (history); the
+-- pipeline claims its events in `processed_events` as consumer 'conferences'.
 
 -- One row per child the service has seen; a batch locks its children's rows (FOR UPDATE).
 CREATE TABLE IF NOT EXISTS conference_children (

@@ -1,7 +1,9 @@
 """In-memory credential store and audit log: the fakes the unit tests and the fuzzer run against.
 
 They honour the same contract as the PostgreSQL adapters (the integration tests run one suite
-against both), so a test that passes here says something about production.
+against both), so a test that passes here says something about production. ``MemoryAuditLog``
+writes its outbox rows through the pipeline's ``MemoryLedger``: an ``accept`` whose audit row
+fails leaves no outbox row, as the PostgreSQL transaction would.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from services.common.ledger import MemoryLedger
+from services.common.outbox import OutboxRow
 from services.ingress.audit import AuditEntry
 from services.ingress.credentials import StoredCredential
+from services.ingress.ports import OUTBOX_PRODUCER
 
 
 class MemoryCredentialStore:
@@ -45,8 +50,25 @@ class MemoryCredentialStore:
 
 
 class MemoryAuditLog:
-    def __init__(self) -> None:
+    def __init__(self, ledger: MemoryLedger | None = None) -> None:
+        self.ledger = ledger if ledger is not None else MemoryLedger()
         self.entries: list[AuditEntry] = []
 
     async def record(self, entry: AuditEntry) -> None:
+        if any(e.request_id == entry.request_id for e in self.entries):
+            raise KeyError(f"request {entry.request_id} is audited already")
         self.entries.append(entry)
+
+    async def accept(self, entry: AuditEntry, rows: Sequence[OutboxRow]) -> Sequence[OutboxRow]:
+        async with self.ledger.unit(OUTBOX_PRODUCER) as unit:
+            stored = await unit.enqueue(rows)
+            await self.record(entry)  # last: if it raises, the unit keeps none of the rows
+        return stored
+
+    async def purge(self, *, before: datetime, limit: int) -> int:
+        old = sorted(
+            (e for e in self.entries if e.received_at < before), key=lambda e: e.received_at
+        )[:limit]
+        gone = {id(e) for e in old}
+        self.entries = [e for e in self.entries if id(e) not in gone]
+        return len(old)

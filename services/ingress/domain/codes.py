@@ -25,8 +25,11 @@ class Code(StrEnum):
     CREDENTIAL_REVOKED = "credential_revoked"
     RATE_LIMITED = "rate_limited"
     EVENTS_REJECTED = "events_rejected"
+    STORE_UNAVAILABLE = "store_unavailable"
     BROKER_UNAVAILABLE = "broker_unavailable"
+    """No longer sent: a 202 waits for PostgreSQL, not the broker (``store_unavailable``)."""
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    """No longer sent: the audit row commits with the events (``store_unavailable``)."""
     AUTH_UNAVAILABLE = "auth_unavailable"
     NOT_READY = "not_ready"
     NOT_FOUND = "not_found"
@@ -53,6 +56,9 @@ class Code(StrEnum):
         return PROBLEM_BASE_URI + self.value
 
 
+RETIRED: frozenset[Code] = frozenset({Code.BROKER_UNAVAILABLE, Code.AUDIT_UNAVAILABLE})
+"""Codes kept in the enum for partners' generated clients, but no longer sent."""
+
 _STATUS: dict[Code, int] = {
     Code.MALFORMED_JSON: 400,
     Code.UNSUPPORTED_MEDIA_TYPE: 415,
@@ -64,6 +70,7 @@ _STATUS: dict[Code, int] = {
     Code.CREDENTIAL_REVOKED: 401,
     Code.RATE_LIMITED: 429,
     Code.EVENTS_REJECTED: 422,
+    Code.STORE_UNAVAILABLE: 503,
     Code.BROKER_UNAVAILABLE: 503,
     Code.AUDIT_UNAVAILABLE: 503,
     Code.AUTH_UNAVAILABLE: 503,
@@ -90,6 +97,7 @@ _TITLE: dict[Code, str] = {
     Code.CREDENTIAL_REVOKED: "The API key has been revoked",
     Code.RATE_LIMITED: "The agency's rate limit is exceeded",
     Code.EVENTS_REJECTED: "Every event in the submission was rejected",
+    Code.STORE_UNAVAILABLE: "The events could not be stored; nothing was accepted",
     Code.BROKER_UNAVAILABLE: "The events could not be stored; nothing was accepted",
     Code.AUDIT_UNAVAILABLE: "The submission could not be audited; nothing was accepted",
     Code.AUTH_UNAVAILABLE: "The API key could not be checked; nothing was accepted",

@@ -1,18 +1,18 @@
 """The ``events`` table through asyncpg: look up known ids, append a batch in one statement.
 
-A batch is appended with ``INSERT … SELECT FROM unnest(arrays)`` — one round trip and one
-transaction however many events — with ``ON CONFLICT DO NOTHING`` so that a concurrent replica
-that recorded the same event first is not an error.
+Bound to the pipeline unit's connection, so the append commits with the batch's claims and
+outbox rows. A batch is appended with ``INSERT … SELECT FROM unnest(arrays)`` — one round trip
+however many events — with ``ON CONFLICT DO NOTHING`` so that a concurrent replica that recorded
+the same event first is not an error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
-import asyncpg
-
-from services.intake.handlers import NewEvent
+from services.common.pipeline import Delivery
 
 APPEND_SQL = """
 INSERT INTO events (event_id, event_type, schema_version, occurred_at, child_id, family_id,
@@ -30,24 +30,24 @@ ON CONFLICT (event_id) DO NOTHING
 
 
 class PostgresEventStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, connection: Any) -> None:
+        self._conn = connection
 
     async def known_hashes(self, event_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         if not event_ids:
             return {}
-        rows = await self._pool.fetch(
+        rows = await self._conn.fetch(
             "SELECT event_id, content_hash FROM events WHERE event_id = ANY($1::uuid[])",
             list(event_ids),
         )
         return {r["event_id"]: bytes(r["content_hash"]) for r in rows}
 
-    async def append(self, events: Sequence[NewEvent]) -> int:
+    async def append(self, events: Sequence[Delivery]) -> int:
         if not events:
             return 0
         cols: list[list[object]] = [[] for _ in range(12)]
-        for n in events:
-            e, o = n.accepted.event, n.origin
+        for d in events:
+            e, o = d.event, d.origin
             for col, value in zip(
                 cols,
                 (
@@ -58,15 +58,14 @@ class PostgresEventStore:
                     e.subject.child_id,
                     e.subject.family_id,
                     e.source.agency.value,
-                    n.accepted.content_hash,
+                    d.content_hash,
                     o.topic,
                     o.partition,
                     o.offset,
-                    n.accepted.canonical.decode(),
+                    d.canonical.decode(),
                 ),
                 strict=True,
             ):
                 col.append(value)
-        async with self._pool.acquire() as conn, conn.transaction():
-            status: str = await conn.execute(APPEND_SQL, *cols)
+        status: str = await self._conn.execute(APPEND_SQL, *cols)
         return int(status.rsplit(" ", 1)[-1])

@@ -1,6 +1,7 @@
-"""Writing the night's record through asyncpg: one transaction per batch, watchers notified.
+"""Writing the night's record through asyncpg, on the pipeline unit's connection.
 
-Each batch's rows and its ``processed_events`` rows commit together; inserts are
+Bound to the batch's one transaction, so the rows commit with the batch's claims and outbox rows
+(or not at all). Each kind of row is one ``INSERT … SELECT FROM unnest(arrays)`` with
 ``ON CONFLICT DO NOTHING`` on the event id, so a concurrent replica that recorded the same event
 first is not an error. ``pg_notify('ooh_record', …)`` inside the transaction reaches every
 listening watch view when (and only if) the batch commits. When a crisis item does not say when
@@ -11,20 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-import asyncpg
-
-from services.outofhours.domain.record import URGENCY_RANK
-from services.outofhours.handlers import CrisisStreamBatch, ShiftedAction, ShiftedCrisis
+from schemas.events.outofhours import OohHandoverAcknowledged, OohHandoverPublished
+from services.outofhours.domain.record import (
+    URGENCY_RANK,
+    CrisisStreamBatch,
+    ShiftedAction,
+    ShiftedCrisis,
+)
 
 NOTIFY_CHANNEL = "ooh_record"
-
-LEDGER_SQL = """
-INSERT INTO processed_events (consumer, event_id)
-SELECT $1, unnest($2::uuid[])
-ON CONFLICT DO NOTHING
-"""
 
 INSERT_ACTIONS_SQL = """
 INSERT INTO ooh_actions (event_id, action_id, child_id, action_at, kind, urgency, urgency_rank,
@@ -108,91 +107,66 @@ def _item_row(item: ShiftedCrisis) -> tuple[object, ...]:
     )
 
 
-class PostgresRecordStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+def _inserted(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])
 
-    async def processed(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
-        if not event_ids:
-            return set()
-        rows = await self._pool.fetch(
-            "SELECT event_id FROM processed_events WHERE consumer = $1"
-            " AND event_id = ANY($2::uuid[])",
-            consumer,
-            list(event_ids),
-        )
-        return {r["event_id"] for r in rows}
+
+def _handover_row(h: OohHandoverPublished) -> tuple[object, ...]:
+    p = h.payload
+    return (
+        h.event_id,
+        p.handover_id,
+        h.subject.child_id,
+        p.shift_started_at,
+        p.shift_ended_at,
+        p.due_by,
+        p.rank,
+        p.urgency.value,
+        p.team,
+        h.occurred_at,
+    )
+
+
+def _ack_row(a: OohHandoverAcknowledged) -> tuple[object, ...]:
+    p = a.payload
+    return (a.event_id, p.handover_id, a.subject.child_id, p.acknowledged_at, p.team, p.worker)
+
+
+class PostgresRecordStore:
+    """The night's record on one connection (the batch's transaction)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._conn = connection
 
     async def trigger_moments(self, event_ids: Sequence[UUID]) -> dict[UUID, datetime]:
         """When each trigger happened, from intake's ``events`` (read only); unknown: left out."""
-        rows = await self._pool.fetch(
+        rows = await self._conn.fetch(
             "SELECT event_id, occurred_at FROM events WHERE event_id = ANY($1::uuid[])",
             list(event_ids),
         )
         return {r["event_id"]: r["occurred_at"] for r in rows}
 
-    async def record_casework(
-        self, consumer: str, event_ids: Sequence[UUID], actions: Sequence[ShiftedAction]
-    ) -> int:
-        if not event_ids:
+    async def record_actions(self, actions: Sequence[ShiftedAction]) -> int:
+        if not actions:
             return 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            added = 0
-            if actions:
-                status: str = await conn.execute(
-                    INSERT_ACTIONS_SQL, *_columns([_action_row(a) for a in actions], 13)
-                )
-                added = int(status.rsplit(" ", 1)[-1])
-                if added:
-                    await conn.execute("SELECT pg_notify($1, 'action')", NOTIFY_CHANNEL)
-            await conn.execute(LEDGER_SQL, consumer, list(event_ids))
+        added = _inserted(
+            await self._conn.execute(
+                INSERT_ACTIONS_SQL, *_columns([_action_row(a) for a in actions], 13)
+            )
+        )
+        if added:
+            await self._conn.execute("SELECT pg_notify($1, 'action')", NOTIFY_CHANNEL)
         return added
 
-    async def record_crisis_stream(
-        self, consumer: str, event_ids: Sequence[UUID], batch: CrisisStreamBatch
-    ) -> int:
-        if not event_ids:
-            return 0
+    async def record_crisis_stream(self, batch: CrisisStreamBatch) -> int:
         added = 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            if batch.items:
-                status: str = await conn.execute(
-                    INSERT_ITEMS_SQL, *_columns([_item_row(i) for i in batch.items], 14)
-                )
-                added += int(status.rsplit(" ", 1)[-1])
-            if batch.handovers:
-                rows: list[tuple[object, ...]] = [
-                    (
-                        h.event_id,
-                        h.payload.handover_id,
-                        h.subject.child_id,
-                        h.payload.shift_started_at,
-                        h.payload.shift_ended_at,
-                        h.payload.due_by,
-                        h.payload.rank,
-                        h.payload.urgency.value,
-                        h.payload.team,
-                        h.occurred_at,
-                    )
-                    for h in batch.handovers
-                ]
-                status = await conn.execute(INSERT_HANDOVERS_SQL, *_columns(rows, 10))
-                added += int(status.rsplit(" ", 1)[-1])
-            if batch.acknowledgements:
-                rows = [
-                    (
-                        a.event_id,
-                        a.payload.handover_id,
-                        a.subject.child_id,
-                        a.payload.acknowledged_at,
-                        a.payload.team,
-                        a.payload.worker,
-                    )
-                    for a in batch.acknowledgements
-                ]
-                status = await conn.execute(INSERT_ACKS_SQL, *_columns(rows, 6))
-                added += int(status.rsplit(" ", 1)[-1])
-            if added:
-                await conn.execute("SELECT pg_notify($1, 'crisis')", NOTIFY_CHANNEL)
-            await conn.execute(LEDGER_SQL, consumer, list(event_ids))
+        for sql, rows, width in (
+            (INSERT_ITEMS_SQL, [_item_row(i) for i in batch.items], 14),
+            (INSERT_HANDOVERS_SQL, [_handover_row(h) for h in batch.handovers], 10),
+            (INSERT_ACKS_SQL, [_ack_row(a) for a in batch.acknowledgements], 6),
+        ):
+            if rows:
+                added += _inserted(await self._conn.execute(sql, *_columns(rows, width)))
+        if added:
+            await self._conn.execute("SELECT pg_notify($1, 'crisis')", NOTIFY_CHANNEL)
         return added

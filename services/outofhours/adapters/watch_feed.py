@@ -30,8 +30,8 @@ from services.outofhours.domain.record import CrisisItem
 from services.outofhours.domain.shifts import Shift
 
 
-class WatchFeed:
-    """Items of a night, change notifications, and the duty worker's actions."""
+class PostgresWatchFeed:
+    """A night's items, change notifications and the duty worker's actions (``ports.WatchFeed``)."""
 
     def __init__(
         self,

@@ -1,22 +1,31 @@
-"""The night's record: the crisis items and the actions of one out-of-hours shift, as read back.
+"""The night's record: the crisis items and the actions of one out-of-hours shift.
 
 A ``CrisisItem`` is one ``crisis.raised`` (from screening or from this service), with whether and
 when the duty worker acknowledged it: an ``ooh.action_recorded`` whose ``causation_id`` is the
 crisis event (or the event that triggered it) answers the item. An ``ActionEntry`` is one
 recorded action. The watch view lists items newest and most urgent first; the handover groups
-items and actions per child, most urgent first.
+items and actions per child, most urgent first. ``ShiftedAction``, ``ShiftedCrisis`` and
+``CrisisStreamBatch`` are what a batch of the two streams writes into the record: each event with
+the shift it belongs to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from schemas.codes import Urgency
-from schemas.events.outofhours import OohActionKind
-from schemas.events.triage import CrisisReason
+from schemas.events.outofhours import (
+    OohActionKind,
+    OohActionRecorded,
+    OohHandoverAcknowledged,
+    OohHandoverPublished,
+)
+from schemas.events.triage import CrisisRaised, CrisisReason
 from services.outofhours.domain.shifts import Shift
 
 URGENCY_RANK: dict[Urgency, int] = {
@@ -89,3 +98,33 @@ def watch_order(items: list[CrisisItem]) -> list[CrisisItem]:
 def answers(causation_id: UUID | None, item: CrisisItem) -> bool:
     """Whether an action caused by ``causation_id`` answers (acknowledges) the item."""
     return causation_id is not None and causation_id in (item.event_id, item.trigger_event_id)
+
+
+@dataclass(frozen=True)
+class ShiftedAction:
+    """An ``ooh.action_recorded`` and the shift its action happened in."""
+
+    event: OohActionRecorded
+    shift: Shift
+
+
+@dataclass(frozen=True)
+class ShiftedCrisis:
+    """A ``crisis.raised``, the shift it belongs to and when its trigger happened."""
+
+    event: CrisisRaised
+    shift: Shift
+    happened_at: datetime
+
+
+@dataclass(frozen=True)
+class CrisisStreamBatch:
+    """What one batch of ``frontdoor.crisis`` adds to the night's record."""
+
+    items: Sequence[ShiftedCrisis] = ()
+    handovers: Sequence[OohHandoverPublished] = ()
+    acknowledgements: Sequence[OohHandoverAcknowledged] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.items or self.handovers or self.acknowledgements)

@@ -10,6 +10,7 @@ tonight. Office hours come from configuration (default 09:00–17:00); nothing h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -32,6 +33,10 @@ class Shift(BaseModel):
 
     def contains(self, moment: datetime) -> bool:
         return self.starts_at <= moment < self.ends_at
+
+
+ShiftOf = Callable[[datetime], Shift]
+"""The shift a moment belongs to (``shift_for`` with the calendar and office hours bound)."""
 
 
 def _shift_from(day: date, calendar: WorkingCalendar, office: OfficeHours) -> Shift:

@@ -1,4 +1,8 @@
-"""Screening's PostgreSQL side: the child's history, the results table, decisions and the ledger.
+"""Screening's PostgreSQL side: the child's history, the results table and the decisions.
+
+Bound to the pipeline unit's connection (``unit.connection``), so everything here commits with
+the batch's claims and outbox rows in one transaction; the ``processed_events`` ledger is the
+pipeline's, not this adapter's.
 
 History is read for a whole batch in one query, as of each contact's incident time (so a replay
 gives the same answer as live processing): earlier contacts and notifications for the same child
@@ -7,24 +11,25 @@ or household from ``events`` (written by intake; read only) and from screening's
 plan (a ``conference.icpc_held`` with a plan and no ``cp_plan.ended`` for that plan); and the team
 of an open case (the latest ``referral.accepted`` with no ``case.closed`` for that referral).
 
-Each batch is two round trips: one query reads every history (and whether the event was
-already processed); one function call (``migrations/002_record_functions.sql``) writes the
-results or decisions and their ``processed_events`` rows in one transaction. Results and
-decisions for the same contact take the same transaction-scoped advisory lock there, so a
-decision that arrives while its contact is being triaged is never lost between the two writers.
+Results and decisions are each one function call (``migrations/003_pipeline_writes.sql``).
+Results and decisions for the same contact take the same transaction-scoped advisory lock there,
+so a decision that arrives while its contact is being triaged is never lost between the two
+writers. The lock is held until the batch commits; nothing waits for Kafka meanwhile (the
+pipeline relays the outbox after the commit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
-import asyncpg
 import orjson
 
 from schemas.events.casework import ScreeningDecisionRecorded
+from services.screening.domain.announcements import Triaged
 from services.screening.domain.from_event import TriageHistory
-from services.screening.handlers import HistoryQuery, Known, Triaged
+from services.screening.domain.history import HistoryQuery
 
 _INCIDENT_TYPES = "('contact.received', 'police.da_notification')"
 _INCIDENT_AT = (
@@ -76,71 +81,51 @@ SELECT q.event_id,
                   AND c.occurred_at <= q.moment
                   AND c.body #>> '{{payload,referral_id}}' = r.body #>> '{{payload,referral_id}}')
          ORDER BY r.occurred_at DESC LIMIT 1
-    ) AS open_case_team,
-    EXISTS (
-        SELECT 1 FROM processed_events p WHERE p.consumer = $5 AND p.event_id = q.event_id
-    ) AS processed
+    ) AS open_case_team
 FROM q
 """
 
 RECORD_RESULTS_SQL = (
     "SELECT screening_record_results($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-    " $14, $15, $16, $17, $18, $19, $20)"
+    " $14, $15, $16, $17, $18, $19)"
 )
-"""One round trip per batch: the function (migration 002) locks, inserts and fills the ledger."""
+"""One round trip per batch: the function (migration 003) locks the contacts and inserts."""
 
-RECORD_DECISIONS_SQL = "SELECT screening_record_decisions($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+RECORD_DECISIONS_SQL = "SELECT screening_record_decisions($1, $2, $3, $4, $5, $6, $7)"
 
 
 class PostgresScreeningStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    """The store on one connection: the pipeline unit's, or a pool (it has the same methods)."""
 
-    async def processed(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
-        if not event_ids:
-            return set()
-        rows = await self._pool.fetch(
-            "SELECT event_id FROM processed_events WHERE consumer = $1"
-            " AND event_id = ANY($2::uuid[])",
-            consumer,
-            list(event_ids),
-        )
-        return {r["event_id"] for r in rows}
+    def __init__(self, connection: Any) -> None:
+        self._conn = connection
 
-    async def known(self, consumer: str, queries: Sequence[HistoryQuery]) -> Known:
+    async def histories(self, queries: Sequence[HistoryQuery]) -> dict[UUID, TriageHistory]:
         if not queries:
-            return Known(frozenset(), {})
-        rows = await self._pool.fetch(
+            return {}
+        rows = await self._conn.fetch(
             HISTORY_SQL,
             [q.event_id for q in queries],
             [q.child_id for q in queries],
             [q.family_id for q in queries],
             [q.incident_at for q in queries],
-            consumer,
         )
-        return Known(
-            processed=frozenset(r["event_id"] for r in rows if r["processed"]),
-            histories={
-                r["event_id"]: TriageHistory(
-                    incidents_at=tuple(sorted(r["incidents"])),
-                    open_cp_plan=r["open_cp_plan"],
-                    open_case_team=r["open_case_team"],
-                )
-                for r in rows
-            },
-        )
+        return {
+            r["event_id"]: TriageHistory(
+                incidents_at=tuple(sorted(r["incidents"])),
+                open_cp_plan=r["open_cp_plan"],
+                open_case_team=r["open_case_team"],
+            )
+            for r in rows
+        }
 
-    async def record_triage(self, consumer: str, triaged: Sequence[Triaged]) -> int:
+    async def record_triage(self, triaged: Sequence[Triaged]) -> int:
         if not triaged:
             return 0
-        inserted: int = await self._pool.fetchval(
-            RECORD_RESULTS_SQL, consumer, *_result_columns(triaged)
-        )
+        inserted: int = await self._conn.fetchval(RECORD_RESULTS_SQL, *_result_columns(triaged))
         return inserted
 
-    async def record_decisions(
-        self, consumer: str, decisions: Sequence[ScreeningDecisionRecorded]
-    ) -> int:
+    async def record_decisions(self, decisions: Sequence[ScreeningDecisionRecorded]) -> int:
         if not decisions:
             return 0
         latest: dict[UUID, ScreeningDecisionRecorded] = {}
@@ -149,10 +134,8 @@ class PostgresScreeningStore:
             if kept is None or d.payload.decided_at >= kept.payload.decided_at:
                 latest[d.payload.contact_id] = d
         rows = list(latest.values())
-        closed: int = await self._pool.fetchval(
+        closed: int = await self._conn.fetchval(
             RECORD_DECISIONS_SQL,
-            consumer,
-            [d.event_id for d in decisions],
             [d.payload.contact_id for d in rows],
             [d.event_id for d in rows],
             [d.subject.child_id for d in rows],

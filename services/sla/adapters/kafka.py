@@ -1,12 +1,12 @@
-"""The scanner's publisher: aiokafka's batch API behind the `Publisher` port.
+"""The scanner's sender: aiokafka's batch API behind the outbox relay's `Sender` port.
 
-When a backlog of clocks falls due together the relay publishes thousands of records a second,
-and ``AIOKafkaProducer.send`` costs a future and an accumulator lookup per record. This adapter
-puts the records into one ``BatchBuilder`` per partition and submits each with ``send_batch``,
-then awaits every acknowledgement (same contract as `services.common.publishing.KafkaPublisher`:
-return only when the broker has them all). The partition is the one the producer's default
-partitioner would choose for the key — the same list of the topic's partitions, the same
-partitioner — so a child's records stay on one partition whichever publisher sent them.
+When a backlog of clocks falls due together the scanner relays thousands of announcements a
+second, and ``AIOKafkaProducer.send`` costs a future and an accumulator lookup per record. This
+sender puts the rows into one ``BatchBuilder`` per partition and submits each with
+``send_batch``, then awaits every acknowledgement — the same contract as
+``services.common.outbox.KafkaSender``: each row goes to the partition chosen when it was written
+to the outbox (Kafka's default partitioner over the key), with the relay's timestamp, and the
+call returns only when the broker has them all.
 """
 
 from __future__ import annotations
@@ -16,32 +16,26 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from services.common.publishing import OutRecord
+from services.common.outbox import OutboxRow
 
 
-class BatchPublisher:
+class BatchSender:
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
 
-    async def _partition(self, record: OutRecord) -> int:
-        await self._producer.partitions_for(record.topic)  # metadata for the topic is known
-        partition: int = self._producer._partition(  # the producer's own default partitioner
-            record.topic, None, record.key, record.value, record.key, record.value
-        )
-        return partition
-
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        if not records:
+    async def send(self, rows: Sequence[OutboxRow], *, timestamp_ms: int) -> None:
+        if not rows:
             return
-        groups: dict[tuple[str, int], list[OutRecord]] = {}
-        for record in records:
-            groups.setdefault((record.topic, await self._partition(record)), []).append(record)
+        groups: dict[tuple[str, int], list[OutboxRow]] = {}
+        for row in rows:
+            groups.setdefault((row.topic, row.partition), []).append(row)
         futures: list[asyncio.Future[object]] = []
         for (topic, partition), group in groups.items():
             batch = self._producer.create_batch()
-            for record in group:
+            for row in group:
+                headers = list(row.headers)
                 appended = batch.append(
-                    key=record.key, value=record.value, timestamp=None, headers=record.headers
+                    key=row.key, value=row.value, timestamp=timestamp_ms, headers=headers
                 )
                 if appended is None:  # full: send it and start the next one
                     futures.append(
@@ -49,7 +43,7 @@ class BatchPublisher:
                     )
                     batch = self._producer.create_batch()
                     batch.append(
-                        key=record.key, value=record.value, timestamp=None, headers=record.headers
+                        key=row.key, value=row.value, timestamp=timestamp_ms, headers=headers
                     )
             futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)

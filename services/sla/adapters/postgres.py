@@ -1,28 +1,27 @@
-"""The lifecycle handler's unit of work on PostgreSQL: one transaction per batch.
+"""The lifecycle handler's store on PostgreSQL, bound to the batch's transaction.
 
-Opening a unit inserts any child the service has not seen into ``sla_children`` and locks the
-batch's children rows (sorted, ``FOR UPDATE``), so two agents or replicas never plan one child at
-the same time; then reads the ledger (``processed_events``), every timer of those children (also
-``FOR UPDATE``: the breach scanner skips rows a handler holds and vice versa, so a late meet and a
-breach can never both be announced), their teams and their early events. `save` writes everything
-with one ``unnest`` statement per table; leaving the unit commits, an exception rolls back.
+`load` inserts any child the service has not seen into ``sla_children`` and locks the batch's
+children rows (sorted, ``FOR UPDATE``), so two subscriptions or replicas never plan one child at
+the same time; then reads every timer of those children (also ``FOR UPDATE``: the breach scanner
+skips rows a batch holds and vice versa, so a late meet and a breach can never both be
+announced), their teams and their early events. `save` writes everything with one ``unnest``
+statement per table. The connection is the pipeline's (``unit.connection``): the batch's claims,
+these writes and its outbox rows commit together, and the locks end with that commit — before the
+relay sends anything to Kafka.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID
 
 import asyncpg
 import orjson
 
-from services.sla.adapters.rows import insert_outbox, timer_columns, timer_from_row
-from services.sla.clocks import EarlyEvent
+from services.sla.adapters.rows import schedule, timer_columns, timer_from_row
+from services.sla.domain.batch import BatchWrite, ChildRecord, TimerWrite
+from services.sla.domain.clocks import EarlyEvent
 from services.sla.domain.timers import Timer
-from services.sla.handlers import BatchWrite, ChildRecord, TimerWrite
 
 LOCK_CHILDREN_SQL = """
 INSERT INTO sla_children (child_id)
@@ -72,49 +71,12 @@ WHERE c.child_id = u.child_id
 """
 
 INSERT_EARLY_SQL = """
-INSERT INTO sla_early_events (child_id, event_id, event_type, occurred_at, body)
-SELECT u.child_id, u.event_id, u.event_type, u.occurred_at, u.body::jsonb
+INSERT INTO sla_early_events (child_id, event_id, event_type, occurred_at, body, recorded_at)
+SELECT u.child_id, u.event_id, u.event_type, u.occurred_at, u.body::jsonb, $6::timestamptz
 FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
      AS u(child_id, event_id, event_type, occurred_at, body)
 ON CONFLICT (child_id, event_id) DO NOTHING
 """
-
-PROCESSED_SQL = """
-INSERT INTO processed_events (consumer, event_id)
-SELECT $1, e FROM unnest($2::uuid[]) AS e
-ON CONFLICT (consumer, event_id) DO NOTHING
-"""
-
-
-@dataclass
-class PostgresTimerUnit:
-    conn: asyncpg.Connection
-    consumer: str
-    processed: frozenset[UUID]
-    children: Mapping[str, ChildRecord]
-
-    async def save(self, write: BatchWrite) -> None:
-        await _upsert_timers(self.conn, write.timers, write.recorded_at)
-        if write.teams:
-            await self.conn.execute(
-                TEAMS_SQL,
-                [t.child_id for t in write.teams],
-                [t.team for t in write.teams],
-                [t.as_of for t in write.teams],
-                [t.event_id for t in write.teams],
-            )
-        if write.early:
-            await self.conn.execute(
-                INSERT_EARLY_SQL,
-                [child for child, _ in write.early],
-                [e.event_id for _, e in write.early],
-                [e.event_type for _, e in write.early],
-                [e.occurred_at for _, e in write.early],
-                [orjson.dumps(e.body).decode() for _, e in write.early],
-            )
-        if write.processed:
-            await self.conn.execute(PROCESSED_SQL, self.consumer, list(write.processed))
-        await insert_outbox(self.conn, write.outbox)
 
 
 async def _upsert_timers(
@@ -146,45 +108,56 @@ async def _upsert_timers(
 
 
 class PostgresTimerStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._conn = connection
 
-    @asynccontextmanager
-    async def unit(
-        self, consumer: str, child_ids: Sequence[str], event_ids: Sequence[UUID]
-    ) -> AsyncIterator[PostgresTimerUnit]:
+    async def load(self, child_ids: Sequence[str]) -> dict[str, ChildRecord]:
         children = sorted(set(child_ids))
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(LOCK_CHILDREN_SQL, children)
-            teams = await conn.fetch(CHILDREN_SQL, children)
-            processed = await conn.fetch(
-                "SELECT event_id FROM processed_events"
-                " WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
-                consumer,
-                list(event_ids),
-            )
-            timers: dict[str, list[Timer]] = {c: [] for c in children}
-            for row in await conn.fetch(TIMERS_SQL, children):
-                timers[row["child_id"]].append(timer_from_row(row))
-            early: dict[str, list[EarlyEvent]] = {c: [] for c in children}
-            for row in await conn.fetch(EARLY_SQL, children):
-                early[row["child_id"]].append(
-                    EarlyEvent(
-                        event_id=row["event_id"],
-                        event_type=row["event_type"],
-                        occurred_at=row["occurred_at"],
-                        body=orjson.loads(row["body"]),
-                    )
+        conn = self._conn
+        await conn.execute(LOCK_CHILDREN_SQL, children)
+        teams = await conn.fetch(CHILDREN_SQL, children)
+        timers: dict[str, list[Timer]] = {c: [] for c in children}
+        for row in await conn.fetch(TIMERS_SQL, children):
+            timers[row["child_id"]].append(timer_from_row(row))
+        early: dict[str, list[EarlyEvent]] = {c: [] for c in children}
+        for row in await conn.fetch(EARLY_SQL, children):
+            early[row["child_id"]].append(
+                EarlyEvent(
+                    event_id=row["event_id"],
+                    event_type=row["event_type"],
+                    occurred_at=row["occurred_at"],
+                    body=orjson.loads(row["body"]),
                 )
-            records = {
-                r["child_id"]: ChildRecord(
-                    timers=tuple(timers[r["child_id"]]),
-                    team=r["team"],
-                    team_as_of=r["team_as_of"],
-                    early=tuple(early[r["child_id"]]),
-                )
-                for r in teams
-            }
-            yield PostgresTimerUnit(
-                conn, consumer, frozenset(r["event_id"] for r in processed), records
             )
+        return {
+            r["child_id"]: ChildRecord(
+                timers=tuple(timers[r["child_id"]]),
+                team=r["team"],
+                team_as_of=r["team_as_of"],
+                early=tuple(early[r["child_id"]]),
+            )
+            for r in teams
+        }
+
+    async def save(self, write: BatchWrite) -> None:
+        conn = self._conn
+        await _upsert_timers(conn, write.timers, write.recorded_at)
+        if write.teams:
+            await conn.execute(
+                TEAMS_SQL,
+                [t.child_id for t in write.teams],
+                [t.team for t in write.teams],
+                [t.as_of for t in write.teams],
+                [t.event_id for t in write.teams],
+            )
+        if write.early:
+            await conn.execute(
+                INSERT_EARLY_SQL,
+                [child for child, _ in write.early],
+                [e.event_id for _, e in write.early],
+                [e.event_type for _, e in write.early],
+                [e.occurred_at for _, e in write.early],
+                [orjson.dumps(e.body).decode() for _, e in write.early],
+                write.recorded_at,
+            )
+        await schedule(conn, write.scheduled)

@@ -1,8 +1,10 @@
 """``sla_timers`` and ``sla_outbox`` rows: the conversions and the writes both SLA adapters share.
 
 A timer row maps one to one onto the domain's `Timer` (asyncpg returns aware UTC datetimes; the
-domain works in London time where it matters). Outbox rows are written with one ``unnest``
-statement, ``ON CONFLICT (event_id) DO NOTHING`` so the same announcement is never queued twice.
+domain works in London time where it matters). ``sla_outbox`` holds *scheduled* announcements
+(a breach the lifecycle handler recorded, due out no earlier than its moment); they are written
+with one ``unnest`` statement, ``ON CONFLICT (event_id) DO NOTHING`` so the same announcement is
+never scheduled twice, and the scanner moves them into the pipeline's outbox at their moment.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from services.sla.announcements import OutboxEntry
+from services.sla.domain.announcements import OutboxEntry
 from services.sla.domain.timers import Timer, TimerStatus
 
 TIMER_COLUMNS = (
@@ -57,7 +59,7 @@ def timer_from_row(row: Mapping[str, Any]) -> Timer:
     )
 
 
-INSERT_OUTBOX_SQL = """
+SCHEDULE_SQL = """
 INSERT INTO sla_outbox (event_id, timer_id, event_type, topic, record_key, record_value,
                         available_at)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::bytea[],
@@ -66,11 +68,11 @@ ON CONFLICT (event_id) DO NOTHING
 """
 
 
-async def insert_outbox(conn: asyncpg.Connection, entries: Sequence[OutboxEntry]) -> None:
+async def schedule(conn: asyncpg.Connection, entries: Sequence[OutboxEntry]) -> None:
     if not entries:
         return
     await conn.execute(
-        INSERT_OUTBOX_SQL,
+        SCHEDULE_SQL,
         [e.event_id for e in entries],
         [e.timer_id for e in entries],
         [e.event_type for e in entries],

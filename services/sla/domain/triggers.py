@@ -32,7 +32,7 @@ SUBJECT_SEPARATOR = "/"
 
 
 class TriggerError(ValueError):
-    """An event lacks a field the policy needs (a dead-letter 'processing' reason)."""
+    """An event lacks a field the policy needs: it is refused (a ``validation`` dead letter)."""
 
 
 class Verb(StrEnum):

@@ -1,0 +1,102 @@
+"""The one decoder: a Kafka record in, an event (or a reasoned refusal) out.
+
+Pure. Every stream service and intake decode through here, so a record is judged the same way
+wherever it is read. The three failures a data officer needs to tell apart are kept apart: the
+bytes were not a JSON event at all (``deserialization``), or the event broke the contract
+(``validation`` — a schema violation, an unknown type, a header with control characters). The rules
+themselves are the contract's (``schemas/``: every string refuses NUL and other control characters,
+``schemas/headers.py`` the same for headers). Error messages name the field and the rule, never the
+value (``schemas/errors.py``), so a rejected date of birth is never copied into a dead letter, a
+header or a log.
+
+The canonical form of an accepted event is the JSON of its validated, upcast model; its SHA-256
+is the content hash that tells a redelivery from an event id reused for other content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+import pydantic
+
+from schemas.envelope import EventBase
+from schemas.errors import describe_validation_error
+from schemas.headers import check_headers as check_record_headers
+from schemas.registry import UnknownEventType, parse_event
+from services.common.deadletter import DeadLetterReason, Origin
+
+
+class OversizedEventError(ValueError):
+    """The record is larger than the consumer accepts."""
+
+
+class NotAnObjectError(ValueError):
+    """The record is valid JSON but not a JSON object (or has no value)."""
+
+
+class ContractViolationError(ValueError):
+    """The event breaks its model; the message lists ``field.path: rule`` without values."""
+
+
+class BadHeaderError(ValueError):
+    """A record header is not UTF-8 text or carries control characters."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    event: EventBase
+    canonical: bytes
+    content_hash: bytes
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: DeadLetterReason
+    error: Exception
+
+
+def check_headers(origin: Origin) -> Refused | None:
+    """The contract's header rule (``schemas/headers.py``): UTF-8 text, no control characters."""
+    if (problem := check_record_headers(origin.headers)) is not None:
+        return Refused(DeadLetterReason.VALIDATION, BadHeaderError(problem))
+    return None
+
+
+def decode_event(value: bytes | None, *, max_bytes: int | None = None) -> Decoded | Refused:  # noqa: PLR0911 - one return per failure kind reads best
+    """Decode and validate one record's value against the contract."""
+    if value is None:
+        return Refused(DeadLetterReason.DESERIALIZATION, NotAnObjectError("record has no value"))
+    if max_bytes is not None and len(value) > max_bytes:
+        return Refused(
+            DeadLetterReason.DESERIALIZATION,
+            OversizedEventError(f"record is {len(value)} bytes; the limit is {max_bytes}"),
+        )
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return Refused(
+            DeadLetterReason.DESERIALIZATION,
+            NotAnObjectError(f"not JSON: {str(exc).split(':', 1)[0]}"),
+        )
+    if not isinstance(data, dict):
+        return Refused(
+            DeadLetterReason.DESERIALIZATION,
+            NotAnObjectError(f"expected a JSON object, got {type(data).__name__}"),
+        )
+    try:
+        event = parse_event(data)
+    except UnknownEventType as exc:
+        return Refused(DeadLetterReason.VALIDATION, exc)
+    except pydantic.ValidationError as exc:
+        return Refused(
+            DeadLetterReason.VALIDATION, ContractViolationError(describe_validation_error(exc))
+        )
+    canonical = event.model_dump_json().encode()
+    return Decoded(event, canonical, hashlib.sha256(canonical).digest())
+
+
+def decode_record(origin: Origin, *, max_bytes: int | None = None) -> Decoded | Refused:
+    """Headers first (cheap), then the value."""
+    return check_headers(origin) or decode_event(origin.value, max_bytes=max_bytes)
