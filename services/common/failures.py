@@ -41,13 +41,18 @@ _KAFKA_INFRASTRUCTURE: tuple[type[BaseException], ...] = (
 )
 
 
+class RetryLaterError(Exception):
+    """Not a failure of the record: the world is not ready for it yet (e.g. its history is still
+    arriving). The batch is retried as a whole, like an infrastructure failure."""
+
+
 def is_infrastructure(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) means a server is away, not that a record is bad."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _PG_INFRASTRUCTURE + _KAFKA_INFRASTRUCTURE):
+        if isinstance(current, _PG_INFRASTRUCTURE + _KAFKA_INFRASTRUCTURE + (RetryLaterError,)):
             return True
         if isinstance(current, OSError | ConnectionError | asyncio.TimeoutError):
             return True

@@ -161,8 +161,12 @@ def build_app(service: Service, endpoints: Endpoints) -> faust.App:
                     pipeline = Pipeline(sub, handler, resources.ledger, resources.relay)
                     await make_catchup(sub, pipeline, resources).run(parts)
 
+    async def _closing(sender: Any, *_: Any, **__: Any) -> None:
+        await shared.close()  # stops the relay sweeper and tasks, closes producer and pool
+
     app.task(_background)
     app.timer(CATCHUP_INTERVAL)(_catch_up)
+    app.on_before_shutdown.connect(_closing, weak=False)  # type: ignore[arg-type]
     return app
 
 

@@ -51,7 +51,7 @@ from schemas.envelope import EventBase
 from schemas.topics import DEADLETTER
 from services.common.deadletter import DeadLetter, DeadLetterReason, Origin
 from services.common.decoding import Decoded, Refused, decode_record
-from services.common.failures import is_infrastructure
+from services.common.failures import RetryLaterError, is_infrastructure
 from services.common.ledger import Claim, Ledger
 from services.common.outbox import OutboxRow, Relay
 from services.common.publishing import OutRecord
@@ -325,6 +325,11 @@ class Pipeline:
                 if not is_infrastructure(exc):
                     raise
                 waited = time.monotonic() - started
+                if isinstance(exc, RetryLaterError):  # not a failure: look again shortly
+                    if waited > self.give_up_seconds:
+                        raise WorkerGivesUpError(f"still waiting after {waited:.0f}s") from exc
+                    await asyncio.sleep(0.1)
+                    continue
                 log.warning(
                     "pipeline_waiting_for_infrastructure",
                     consumer=self.subscription.consumer,

@@ -12,6 +12,7 @@ emit each to its frontdoor topic. The append and the emitted records commit in o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from schemas.registry import INBOUND_TYPES
 from services.common.pipeline import Delivery, EventIdReusedError, Unit
@@ -35,6 +36,16 @@ def routed(delivery: Delivery) -> OutRecord:
         event_id=event.event_id,
         event_type=event.event_type,
     )
+
+
+def watermarks(recorded: Sequence[Delivery]) -> dict[int, datetime]:
+    """The latest event time recorded per partner.events partition (records from Kafka only)."""
+    through: dict[int, datetime] = {}
+    for d in recorded:
+        p, at = d.origin.partition, d.event.occurred_at
+        if d.origin.offset >= 0 and (p not in through or at > through[p]):
+            through[p] = at
+    return through
 
 
 class IntakeHandler:
@@ -71,6 +82,7 @@ class IntakeHandler:
             else:
                 unit.note(d, already_recorded=True)
         await store.append(fresh)
+        await store.advance(watermarks(fresh))
         for d in fresh:
             record = routed(d)
             unit.emit(record)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -13,6 +14,9 @@ class EventStore(Protocol):
     async def known_hashes(self, event_ids: Sequence[UUID]) -> dict[UUID, bytes]: ...
 
     async def append(self, events: Sequence[Delivery]) -> int: ...
+
+    async def advance(self, through: Mapping[int, datetime]) -> None:
+        """Record that each partition is recorded up to (at least) this event time."""
 
 
 StoreFor = Callable[[Any], EventStore]

@@ -9,8 +9,10 @@ consumed, so a bad rules file stops the worker at start-up.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from schemas.topics import CASEWORK, CONTACTS
 from services.common import runtime
@@ -18,6 +20,7 @@ from services.common.calendar import WorkingCalendar
 from services.common.pipeline import Handler, HandlerFactory, Subscription
 from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
+from services.screening.adapters.horizon import IntakeHorizon
 from services.screening.adapters.postgres import PostgresScreeningStore
 from services.screening.adapters.rules_file import load_rules
 from services.screening.config import ScreeningSettings
@@ -43,12 +46,29 @@ def service(settings: ScreeningSettings | None = None) -> Service:
     rules = load_rules(settings.rules_path)
     calendar = WorkingCalendar.england_and_wales()
     office = settings.office_hours()
+    followed: list[IntakeHorizon] = []
+
+    def horizon() -> datetime | None:
+        return followed[0].value if followed else None
+
     triage = TriageHandler(
         PostgresScreeningStore,
         rules,
         deadline=working_hours_deadline(calendar, office, settings.triage_windows()),
         in_office_hours=office_hours_test(calendar, office),
+        horizon=horizon,
+        history_wait_seconds=settings.history_wait_seconds,
     )
+
+    def tasks(resources: Resources, stop: asyncio.Event) -> Sequence[Awaitable[None]]:
+        if settings.history_wait_seconds <= 0:
+            return ()
+        follower = IntakeHorizon(
+            resources.endpoints.bootstrap_servers, resources.pool, settings.intake_groups
+        )
+        followed.append(follower)
+        return (follower.follow(stop),)
+
     return Service(
         name="screening",
         subscriptions=(
@@ -71,6 +91,7 @@ def service(settings: ScreeningSettings | None = None) -> Service:
                 within=settings.decisions_within_seconds,
             ),
         ),
+        tasks=tasks,
         pool_size=settings.pool_size,
     )
 

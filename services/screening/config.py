@@ -28,6 +28,11 @@ class ScreeningSettings(BaseSettings):
     #: "aiokafka" or "faust"; unset, the stack's default (``FRONTDOOR_RUNTIME``).
     runtime: Literal["aiokafka", "faust"] | None = None
     triage_group: str = "frontdoor-screening-triage"
+    #: How long a contact may wait for its earlier history to be recorded by intake
+    #: (``adapters/horizon.py``); 0 triages at once with whatever is recorded.
+    history_wait_seconds: float = Field(default=30.0, ge=0)
+    #: intake's consumer groups (both runners), whose committed offsets say what is recorded
+    intake_groups: tuple[str, ...] = ("frontdoor-intake", "frontdoor-intake-faust")
     decisions_group: str = "frontdoor-screening-decisions"
     max_batch: int = Field(default=500, ge=1)
     batch_within_seconds: float = Field(default=0.02, gt=0)

@@ -19,13 +19,16 @@ other casework event.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from schemas.events.casework import ScreeningDecisionRecorded
 from schemas.events.contacts import ContactReceived, PoliceDaNotification
 from schemas.topics import CASEWORK, CRISIS
+from services.common.failures import RetryLaterError
 from services.common.pipeline import Delivery, Unit
 from services.common.publishing import event_record
 from services.screening.domain.announcements import Triaged, crisis_event, triaged_event
@@ -44,12 +47,40 @@ class NotADecisionError(TypeError):
     """The decisions subscription was handed another type (its declaration wants only one)."""
 
 
-@dataclass(frozen=True)
+class HistoryIncompleteError(RetryLaterError):
+    """A contact's earlier history is still being recorded by intake; try the batch again."""
+
+
+@dataclass
 class TriageHandler:
     store_for: StoreFor
     rules: RuleSet
     deadline: CalendarDue
     in_office_hours: Callable[[datetime], bool]
+    horizon: Callable[[], datetime | None] = field(default=lambda: None)
+    """Event time up to which the history is complete (``adapters/horizon.py``); ``None``:
+    unknown."""
+    history_wait_seconds: float = 0.0
+    """How long a contact may be held for its history; 0 holds nothing."""
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+    _held_since: dict[UUID, float] = field(default_factory=dict)
+
+    def _hold(self, contacts: Sequence[Contact]) -> None:
+        """Raise while the history some contact needs is incomplete, within the wait limit."""
+        if self.history_wait_seconds <= 0 or not contacts:
+            return
+        latest = max(c.payload.contact_at for c in contacts)
+        horizon = self.horizon()
+        if horizon is not None and latest < horizon:
+            for c in contacts:
+                self._held_since.pop(c.event_id, None)
+            return
+        now = self.monotonic()
+        first = min(self._held_since.setdefault(c.event_id, now) for c in contacts)
+        if now - first < self.history_wait_seconds:
+            raise HistoryIncompleteError("earlier partner events are still being recorded")
+        for c in contacts:
+            self._held_since.pop(c.event_id, None)
 
     async def __call__(self, unit: Unit, deliveries: Sequence[Delivery]) -> None:
         contacts: list[tuple[Delivery, Contact]] = []
@@ -63,6 +94,7 @@ class TriageHandler:
                 )
         if not contacts:
             return
+        self._hold([c for _, c in contacts])
         store = self.store_for(unit.connection)
         queries = [HistoryQuery.of(c) for _, c in contacts]
         histories = with_batch_incidents(queries, await store.histories(queries))

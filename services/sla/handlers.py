@@ -4,10 +4,12 @@
 (``services/common/pipeline.py``) has already decoded the batch, kept the types the SLA service
 reads (those the policy's clocks react to and those that name the child's team), claimed the
 event ids in ``processed_events`` and opened the batch's transaction. What is left is SLA's own:
-lock the batch's children and load their clocks (`TimerStore.load`), apply the events in order
-(`ChildClocks`), emit ``sla.started`` / ``sla.met`` / ``sla.cancelled`` for every change (to the
-outbox: relayed after the commit, once the row locks are gone), schedule the ``sla.breached`` of
-a late meet or cancel (released by the scanner no earlier than its moment), and write the timers,
+lock the batch's children and load their clocks and team histories (`TimerStore.load`), apply
+the events (`ChildClocks`: the result is the same in whatever order the four topics were read —
+each timer's team is the child's team as of its start by event time, the earliest closing wins),
+emit ``sla.started`` / ``sla.met`` / ``sla.cancelled`` for every change (to the outbox: relayed
+after the commit, once the row locks are gone), schedule the ``sla.breached`` of a late meet or
+cancel (released by the scanner no earlier than its moment), and write the timers, team marks,
 teams and early events. An event that lacks a field the policy needs (`TriggerError`) is refused
 — a ``validation`` dead letter, not claimed, so it can be replayed after a fix — and changes
 nothing. Any other failure is left to the pipeline, which isolates it.

@@ -21,12 +21,14 @@ from services.sla.domain.breaches import Settle
 
 class TimerStore(Protocol):
     async def load(self, child_ids: Sequence[str]) -> Mapping[str, ChildRecord]:
-        """Lock the children's rows (sorted, creating any new child) and read their clocks, teams
-        and early events; the locks are held until the batch's transaction ends."""
+        """Lock the children's rows (sorted, creating any new child) and read their clocks (with
+        each one's recorded team and closing event), team histories, current team's event and
+        early events; the locks are held until the batch's transaction ends."""
         ...
 
     async def save(self, write: BatchWrite) -> None:
-        """Write the batch's timers, teams, early events and scheduled announcements."""
+        """Write the batch's timers (team included, on update too), team marks (insert if
+        absent), current teams, early events and scheduled announcements."""
         ...
 
 

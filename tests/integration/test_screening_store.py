@@ -146,7 +146,7 @@ def plan_ended(child: str, conference: dict[str, Any], at: datetime) -> dict[str
 
 
 def query(child: str, family: str | None = None, at: datetime = MOMENT) -> HistoryQuery:
-    return HistoryQuery(uuid.uuid4(), child, family, at)
+    return HistoryQuery(uuid.uuid4(), child, family, at, at)
 
 
 async def history_of(pool: asyncpg.Pool, q: HistoryQuery) -> TriageHistory:
@@ -213,7 +213,7 @@ async def test_history_leaves_out_the_contact_itself(pool: asyncpg.Pool) -> None
     child = child_id()
     earlier = da_notification(child, at=MOMENT - timedelta(hours=1))
     await record_event(pool, earlier)
-    q = HistoryQuery(UUID(earlier["event_id"]), child, None, MOMENT)
+    q = HistoryQuery(UUID(earlier["event_id"]), child, None, MOMENT, MOMENT)
     assert (await history_of(pool, q)).incidents_at == ()
 
 

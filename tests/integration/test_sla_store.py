@@ -10,13 +10,14 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from structlog.testing import capture_logs
 
-from schemas.topics import CONTACTS, SLA
+from schemas.topics import CASEWORK, CONTACTS, SLA
 from services.cli.sla import sla_command
 from services.common.calendar import WorkingCalendar
 from services.common.deadletter import Origin
@@ -38,6 +39,7 @@ from services.sla.handlers import TIMERS_CONSUMER, TimerHandler
 from services.sla.policies import load_policy
 from tests.conftest import wait_until
 from tests.factories import child_id, contact, to_line
+from tests.unit.test_sla_handler import decision, referral, triaged, utc
 
 pytestmark = pytest.mark.integration
 
@@ -281,6 +283,69 @@ async def test_no_row_lock_is_held_while_the_scanner_or_the_handler_waits_for_ka
     assert outcome.handled == 1
     assert sent == ["sla.breached", "sla.started"]  # the scanner's round, then the handler's batch
     assert locked_while_sending == []
+
+
+async def test_timers_team_and_team_history_are_stored_alike_whichever_topic_is_read_first(
+    pool: asyncpg.Pool,
+) -> None:
+    ledger = PostgresLedger(pool)
+    policy = load_policy("wt2013")
+    handler = TimerHandler(
+        PostgresTimerStore,
+        policy,
+        WorkingCalendar.england_and_wales(),
+        lambda: datetime(2025, 3, 28, tzinfo=UTC),
+    )
+    relay = Relay(ledger, RecordingSender())
+
+    async def feed(event: dict[str, Any], topic: str) -> None:
+        sub = Subscription(
+            consumer=TIMERS_CONSUMER,
+            topic=topic,
+            group=f"frontdoor-sla-{topic.rsplit('.', 1)[-1]}",
+            handler=_opened(handler),
+            event_types=wanted_event_types(policy),
+        )
+        headers = (("event_type", event["event_type"].encode()),)
+        key = event["subject"]["child_id"].encode()
+        origin = Origin(topic, 0, 0, key, to_line(event), headers)
+        assert (await Pipeline(sub, handler, ledger, relay).process([origin])).handled == 1
+
+    async def view(child: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Any]:
+        timers = await pool.fetch(
+            "SELECT kind, status, started_at, due_at, met_at, team FROM sla_timers"
+            " WHERE child_id = $1 ORDER BY kind",
+            child,
+        )
+        teams = await pool.fetch(
+            "SELECT as_of, team FROM sla_child_teams WHERE child_id = $1 ORDER BY as_of", child
+        )
+        current = await pool.fetchrow(
+            "SELECT team, team_as_of FROM sla_children WHERE child_id = $1", child
+        )
+        return ([tuple(r) for r in timers], [tuple(r) for r in teams], tuple(current or ()))
+
+    views: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Any]] = []
+    for contacts_first in (True, False):
+        child = child_id()
+        c = contact(child, at=utc(2025, 3, 4, 10, 30))
+        d = decision(c, at=utc(2025, 3, 5, 14, 0), outcome="referral")
+        r = referral(child, at=utc(2025, 3, 5, 15, 0), referral_id=d["payload"]["referral_id"])
+        casework = [triaged(c), d, r]
+        order = [(c, CONTACTS.name)] + [(e, CASEWORK.name) for e in casework]
+        for event, topic in order if contacts_first else reversed(order):
+            await feed(event, topic)
+        views.append(await view(child))
+
+    assert views[0] == views[1]
+    timers, teams, current = views[0]
+    assert [(row[0], row[-1]) for row in timers] == [
+        ("assessment", "Assessment Team 2"),
+        ("screening_decision", "MASH"),
+        ("triage", "MASH"),
+    ]
+    assert [team for _, team in teams] == ["MASH", "MASH", "Assessment Team 2"]
+    assert current == ("Assessment Team 2", utc(2025, 3, 5, 15, 0))
 
 
 async def test_a_scheduled_breach_moves_into_the_outbox_once_at_its_moment(

@@ -3,7 +3,8 @@ routing, dead letters and the canonical log line."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from tests.harness import PipelineHarness
 class MemoryEventStore:
     def __init__(self) -> None:
         self.rows: dict[UUID, Delivery] = {}
+        self.through: dict[int, datetime] = {}
 
     def __call__(self, _connection: Any) -> MemoryEventStore:
         return self
@@ -31,6 +33,10 @@ class MemoryEventStore:
         for e in events:
             self.rows.setdefault(e.id, e)
         return len(events)
+
+    async def advance(self, through: Mapping[int, datetime]) -> None:
+        for p, at in through.items():
+            self.through[p] = max(at, self.through.get(p, at))
 
 
 def origin(value: bytes, offset: int = 0) -> Origin:

@@ -19,6 +19,7 @@ from schemas.events.triage import CrisisRaised, ScreeningTriaged
 from schemas.registry import parse_event
 from services.common.calendar import DEFAULT_OFFICE_HOURS, LONDON, WorkingCalendar
 from services.common.deadletter import Origin, header_map
+from services.common.pipeline import WorkerGivesUpError
 from services.common.publishing import OutRecord
 from services.screening.adapters.rules_file import load_rules
 from services.screening.domain.announcements import Triaged, derived_id
@@ -381,9 +382,65 @@ async def test_open_cp_plan_from_history_makes_at_least_amber() -> None:
 
 def test_one_incident_notified_for_each_sibling_counts_once() -> None:
     family, at = "F1", TUESDAY_4AM
-    queries = [HistoryQuery(uuid.uuid4(), f"C{i}", family, at) for i in range(3)]
+    queries = [HistoryQuery(uuid.uuid4(), f"C{i}", family, at, at) for i in range(3)]
     histories = with_batch_incidents(queries, {})
     assert all(h.incidents_at == (at,) for h in histories.values())
+
+
+def test_a_batch_contact_received_later_is_not_in_an_earlier_contacts_history() -> None:
+    family = "F2"
+    earlier_incident = TUESDAY_4AM - timedelta(days=3)
+    # notified after the contact below was received: unknown when it was triaged
+    late = HistoryQuery(uuid.uuid4(), "C1", family, earlier_incident, TUESDAY_4AM + timedelta(1))
+    contact_ = HistoryQuery(uuid.uuid4(), "C2", family, TUESDAY_4AM, TUESDAY_4AM)
+    histories = with_batch_incidents([late, contact_], {})
+    assert histories[contact_.event_id].incidents_at == ()
+    assert histories[late.event_id].incidents_at == (TUESDAY_4AM,)
+
+
+async def test_a_contact_is_held_while_its_history_is_incomplete_then_triaged() -> None:
+    clock = [0.0]
+    horizon: list[datetime | None] = [None]
+    handler = TriageHandler(
+        MemoryScreeningStore(),
+        load_rules(None),
+        deadline=lambda _p, at: at + timedelta(hours=4),
+        in_office_hours=lambda _at: True,
+        horizon=lambda: horizon[0],
+        history_wait_seconds=30.0,
+        monotonic=lambda: clock[0],
+    )
+    h = PipelineHarness(handler, consumer="screening.triage", topic="frontdoor.contacts")
+    h.pipeline.give_up_seconds = 0.3
+    event = da_notification()
+    received = datetime.fromisoformat(event["payload"]["contact_at"])
+    with pytest.raises(WorkerGivesUpError):  # held: the horizon is unknown
+        await h.feed([origin(to_line(event))])
+    assert h.sent == []
+    horizon[0] = received + timedelta(seconds=1)  # intake has recorded past it
+    outcome = await h.feed([origin(to_line(event), 1)])
+    assert outcome.handled == 1
+
+
+async def test_a_contact_is_not_held_longer_than_the_wait_limit() -> None:
+    clock = [0.0]
+    handler = TriageHandler(
+        MemoryScreeningStore(),
+        load_rules(None),
+        deadline=lambda _p, at: at + timedelta(hours=4),
+        in_office_hours=lambda _at: True,
+        horizon=lambda: None,
+        history_wait_seconds=30.0,
+        monotonic=lambda: clock[0],
+    )
+    h = PipelineHarness(handler, consumer="screening.triage", topic="frontdoor.contacts")
+    h.pipeline.give_up_seconds = 0.3
+    event = da_notification()
+    with pytest.raises(WorkerGivesUpError):
+        await h.feed([origin(to_line(event))])
+    clock[0] = 31.0  # the limit passed: triage with what is recorded
+    outcome = await h.feed([origin(to_line(event), 1)])
+    assert outcome.handled == 1
 
 
 # ── dead letters ─────────────────────────────────────────────────────────────────────────────

@@ -28,7 +28,7 @@ from services.common.publishing import OutRecord
 from services.sla.bootstrap import group_for
 from services.sla.domain.announcements import OutboxEntry
 from services.sla.domain.batch import BatchWrite, ChildRecord
-from services.sla.domain.clocks import EarlyEvent, wanted_event_types
+from services.sla.domain.clocks import EarlyEvent, TeamMark, wanted_event_types
 from services.sla.domain.policies import Policy
 from services.sla.domain.timers import Timer, TimerStatus, timer_id_for
 from services.sla.handlers import TIMERS_CONSUMER, TimerHandler
@@ -60,6 +60,27 @@ def decision(
         payload["referral_id"] = str(uuid.uuid4())
     return envelope(
         "screening.decision_recorded", 1, payload, child=of_contact["subject"]["child_id"], at=at
+    )
+
+
+def triaged(
+    of_contact: dict[str, Any], *, priority: str = "amber", team: str = "MASH"
+) -> dict[str, Any]:
+    """Screening's triage of a contact, at the contact's own time (as screening publishes it)."""
+    at = datetime.fromisoformat(of_contact["payload"]["contact_at"])
+    return envelope(
+        "screening.triaged",
+        1,
+        {
+            "contact_id": of_contact["payload"]["contact_id"],
+            "triaged_at": at.isoformat(),
+            "priority": priority,
+            "reasons": [{"rule": f"priority.{priority}", "text": "Concern about neglect."}],
+            "screening_due_at": at.isoformat(),
+            "route": {"kind": "mash_queue", "team": team},
+        },
+        child=of_contact["subject"]["child_id"],
+        at=at,
     )
 
 
@@ -154,8 +175,10 @@ def london(y: int, m: int, d: int, hh: int, mm: int, ss: int = 0) -> datetime:
 @dataclass
 class MemoryTimerStore:
     timers: dict[UUID, Timer] = field(default_factory=dict)
-    started_team: dict[UUID, str | None] = field(default_factory=dict)
-    teams: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    timer_team: dict[UUID, str | None] = field(default_factory=dict)
+    closed_by: dict[UUID, UUID] = field(default_factory=dict)
+    team_history: dict[str, dict[UUID, TeamMark]] = field(default_factory=dict)
+    teams: dict[str, tuple[str, datetime, UUID]] = field(default_factory=dict)
     early: dict[str, list[EarlyEvent]] = field(default_factory=dict)
     early_recorded: list[datetime] = field(default_factory=list)
     scheduled: dict[UUID, OutboxEntry] = field(default_factory=dict)
@@ -171,8 +194,10 @@ class MemoryTimerStore:
         return {
             c: ChildRecord(
                 timers=tuple(t for t in self.timers.values() if t.child_id == c),
-                team=self.teams.get(c, (None, None))[0],
-                team_as_of=self.teams.get(c, (None, None))[1],
+                timer_teams={i: self.timer_team.get(i) for i, t in self.timers.items()},
+                closed_by=dict(self.closed_by),
+                teams=tuple(self.team_history.get(c, {}).values()),
+                team_event_id=self.teams[c][2] if c in self.teams else None,
                 early=tuple(self.early.get(c, ())),
             )
             for c in child_ids
@@ -186,11 +211,14 @@ class MemoryTimerStore:
         for w in write.timers:
             if w.new and w.timer.timer_id in self.timers:
                 continue  # insert-if-absent
-            if w.new:
-                self.started_team[w.timer.timer_id] = w.team
+            self.timer_team[w.timer.timer_id] = w.team
+            if w.closed_event_id is not None:
+                self.closed_by[w.timer.timer_id] = w.closed_event_id
             self.timers[w.timer.timer_id] = w.timer
+        for child, mark in write.team_marks:
+            self.team_history.setdefault(child, {}).setdefault(mark.event_id, mark)
         for t in write.teams:
-            self.teams[t.child_id] = (t.team, t.as_of)
+            self.teams[t.child_id] = (t.team, t.as_of, t.event_id)
         for child, e in write.early:
             self.early.setdefault(child, []).append(e)
             self.early_recorded.append(write.recorded_at)
@@ -364,7 +392,7 @@ async def test_referral_team_is_carried_by_the_childs_clocks_and_announcements(
     )
 
     timer = rig.store.only("assessment")
-    assert rig.store.started_team[timer.timer_id] == "Locality North"
+    assert rig.store.timer_team[timer.timer_id] == "Locality North"
     assert rig.store.teams[child][0] == "Locality North"
     (started,) = rig.published("sla.started")
     assert started["payload"]["team"] == "Locality North"
@@ -418,6 +446,7 @@ def test_builders_make_valid_events() -> None:
     for event in (
         decision(c, at=utc(2025, 3, 5)),
         decision(c, at=utc(2025, 3, 5), outcome="referral"),
+        triaged(c),
         referral(child, at=utc(2025, 3, 5)),
         case_closed(child, rid, at=utc(2025, 3, 6)),
         strategy_discussion(child, rid, at=utc(2025, 3, 6)),

@@ -8,7 +8,8 @@ the same event first is not an error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -69,3 +70,15 @@ class PostgresEventStore:
                 col.append(value)
         status: str = await self._conn.execute(APPEND_SQL, *cols)
         return int(status.rsplit(" ", 1)[-1])
+
+    async def advance(self, through: Mapping[int, datetime]) -> None:
+        if not through:
+            return
+        await self._conn.execute(
+            "INSERT INTO intake_watermarks (partition, through) "
+            "SELECT * FROM unnest($1::int[], $2::timestamptz[]) "
+            "ON CONFLICT (partition) DO UPDATE SET "
+            "through = GREATEST(intake_watermarks.through, EXCLUDED.through), updated_at = now()",
+            list(through),
+            list(through.values()),
+        )

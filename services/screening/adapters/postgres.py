@@ -4,8 +4,9 @@ Bound to the pipeline unit's connection (``unit.connection``), so everything her
 the batch's claims and outbox rows in one transaction; the ``processed_events`` ledger is the
 pipeline's, not this adapter's.
 
-History is read for a whole batch in one query, as of each contact's incident time (so a replay
-gives the same answer as live processing): earlier contacts and notifications for the same child
+History is read for a whole batch in one query, as of each contact's incident time and as
+notified by its own notification time (so a replay gives the same answer as live processing,
+whatever was processed first): earlier contacts and notifications for the same child
 or household from ``events`` (written by intake; read only) and from screening's own results
 (which also cover contacts intake has published but not yet committed); an open child protection
 plan (a ``conference.icpc_held`` with a plan and no ``cp_plan.ended`` for that plan); and the team
@@ -32,6 +33,9 @@ from services.screening.domain.from_event import TriageHistory
 from services.screening.domain.history import HistoryQuery
 
 _INCIDENT_TYPES = "('contact.received', 'police.da_notification')"
+_RECEIVED_AT = (
+    "COALESCE((e.body #>> '{payload,contact_at}')::timestamptz, e.occurred_at)"
+)
 _INCIDENT_AT = (
     "COALESCE((e.body #>> '{payload,incident_at}')::timestamptz,"
     " (e.body #>> '{payload,contact_at}')::timestamptz)"
@@ -39,24 +43,27 @@ _INCIDENT_AT = (
 
 HISTORY_SQL = f"""
 WITH q AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
-        AS q(event_id, child_id, family_id, moment)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+                         $5::timestamptz[])
+        AS q(event_id, child_id, family_id, moment, known_at)
 )
 SELECT q.event_id,
     ARRAY(
         SELECT DISTINCT h.at FROM (
             SELECT e.event_id, {_INCIDENT_AT} AS at FROM events e
              WHERE e.child_id = q.child_id AND e.event_type IN {_INCIDENT_TYPES}
+               AND {_RECEIVED_AT} <= q.known_at
             UNION ALL
             SELECT e.event_id, {_INCIDENT_AT} FROM events e
              WHERE q.family_id IS NOT NULL AND e.family_id = q.family_id
-               AND e.event_type IN {_INCIDENT_TYPES}
+               AND e.event_type IN {_INCIDENT_TYPES} AND {_RECEIVED_AT} <= q.known_at
             UNION ALL
             SELECT s.event_id, s.incident_at FROM screening_results s
-             WHERE s.child_id = q.child_id
+             WHERE s.child_id = q.child_id AND s.received_at <= q.known_at
             UNION ALL
             SELECT s.event_id, s.incident_at FROM screening_results s
              WHERE q.family_id IS NOT NULL AND s.family_id = q.family_id
+               AND s.received_at <= q.known_at
         ) h
         WHERE h.event_id <> q.event_id AND h.at < q.moment
           AND h.at >= q.moment - interval '1 year 1 day'
@@ -109,6 +116,7 @@ class PostgresScreeningStore:
             [q.child_id for q in queries],
             [q.family_id for q in queries],
             [q.incident_at for q in queries],
+            [q.known_at for q in queries],
         )
         return {
             r["event_id"]: TriageHistory(

@@ -24,12 +24,15 @@ Contact = ContactReceived | PoliceDaNotification
 
 @dataclass(frozen=True)
 class HistoryQuery:
-    """Whose history to read, and as of when: the contact's incident time."""
+    """Whose history to read, and as of when: incidents before the contact's incident time, as
+    received by the time the contact itself was (``known_at``: its ``contact_at``), so that the
+    history is a function of the events, not of what happened to be processed first."""
 
     event_id: UUID
     child_id: str
     family_id: str | None
     incident_at: datetime
+    known_at: datetime
 
     @classmethod
     def of(cls, contact: Contact) -> HistoryQuery:
@@ -38,6 +41,7 @@ class HistoryQuery:
             contact.subject.child_id,
             contact.subject.family_id,
             incident_moment(contact),
+            contact.payload.contact_at,
         )
 
 
@@ -67,7 +71,9 @@ def with_batch_incidents(
     for q in queries:
         base = stored.get(q.event_id, TriageHistory())
         related = by_child[q.child_id] + (by_family[q.family_id] if q.family_id else [])
-        others = {o.incident_at for o in related if o.event_id != q.event_id}
+        others = {
+            o.incident_at for o in related if o.event_id != q.event_id and o.known_at <= q.known_at
+        }
         times = set(base.incidents_at) | others
         histories[q.event_id] = TriageHistory(
             incidents_at=tuple(sorted(times)),

@@ -3,24 +3,27 @@
 `load` inserts any child the service has not seen into ``sla_children`` and locks the batch's
 children rows (sorted, ``FOR UPDATE``), so two subscriptions or replicas never plan one child at
 the same time; then reads every timer of those children (also ``FOR UPDATE``: the breach scanner
-skips rows a batch holds and vice versa, so a late meet and a breach can never both be
-announced), their teams and their early events. `save` writes everything with one ``unnest``
-statement per table. The connection is the pipeline's (``unit.connection``): the batch's claims,
-these writes and its outbox rows commit together, and the locks end with that commit — before the
-relay sends anything to Kafka.
+skips rows a batch holds and vice versa, so a late meet and a breach can never both be announced)
+with the team each records and the event that closed it, their team histories (``sla_child_teams``:
+every team-naming event, from which each timer's team as of its start is computed) and their early
+events. `save` writes everything with one ``unnest`` statement per table; a timer's ``team`` is
+rewritten whenever it changes (a team event read late). The connection is the pipeline's
+(``unit.connection``): the batch's claims, these writes and its outbox rows commit together, and
+the locks end with that commit — before the relay sends anything to Kafka.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 import orjson
 
 from services.sla.adapters.rows import schedule, timer_columns, timer_from_row
 from services.sla.domain.batch import BatchWrite, ChildRecord, TimerWrite
-from services.sla.domain.clocks import EarlyEvent
+from services.sla.domain.clocks import EarlyEvent, TeamMark
 from services.sla.domain.timers import Timer
 
 LOCK_CHILDREN_SQL = """
@@ -30,13 +33,23 @@ ON CONFLICT (child_id) DO NOTHING
 """
 
 CHILDREN_SQL = """
-SELECT child_id, team, team_as_of FROM sla_children
+SELECT child_id, team_event_id FROM sla_children
 WHERE child_id = ANY($1::text[]) ORDER BY child_id FOR UPDATE
 """
 
 TIMERS_SQL = f"""
-SELECT {timer_columns()} FROM sla_timers
+SELECT {timer_columns()}, team, closed_event_id FROM sla_timers
 WHERE child_id = ANY($1::text[]) ORDER BY timer_id FOR UPDATE
+"""
+
+TEAM_HISTORY_SQL = """
+SELECT child_id, as_of, event_id, team FROM sla_child_teams WHERE child_id = ANY($1::text[])
+"""
+
+INSERT_TEAM_MARKS_SQL = """
+INSERT INTO sla_child_teams (child_id, as_of, event_id, team)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::uuid[], $4::text[])
+ON CONFLICT (child_id, event_id) DO NOTHING
 """
 
 EARLY_SQL = """
@@ -59,6 +72,7 @@ ON CONFLICT (timer_id) DO UPDATE SET
     met_at = EXCLUDED.met_at,
     breached_at = EXCLUDED.breached_at,
     cancelled_at = EXCLUDED.cancelled_at,
+    team = EXCLUDED.team,
     closed_event_id = COALESCE(EXCLUDED.closed_event_id, sla_timers.closed_event_id),
     updated_at = now()
 """
@@ -100,7 +114,7 @@ async def _upsert_timers(
         [t.met_at for t in timers],
         [t.breached_at for t in timers],
         [t.cancelled_at for t in timers],
-        [w.team if w.new else None for w in writes],
+        [w.team for w in writes],
         [w.started_event_id for w in writes],
         [w.closed_event_id for w in writes],
         recorded_at,
@@ -115,10 +129,21 @@ class PostgresTimerStore:
         children = sorted(set(child_ids))
         conn = self._conn
         await conn.execute(LOCK_CHILDREN_SQL, children)
-        teams = await conn.fetch(CHILDREN_SQL, children)
+        rows = await conn.fetch(CHILDREN_SQL, children)
         timers: dict[str, list[Timer]] = {c: [] for c in children}
+        timer_teams: dict[str, dict[UUID, str | None]] = {c: {} for c in children}
+        closed_by: dict[str, dict[UUID, UUID]] = {c: {} for c in children}
         for row in await conn.fetch(TIMERS_SQL, children):
-            timers[row["child_id"]].append(timer_from_row(row))
+            child = row["child_id"]
+            timers[child].append(timer_from_row(row))
+            timer_teams[child][row["timer_id"]] = row["team"]
+            if row["closed_event_id"] is not None:
+                closed_by[child][row["timer_id"]] = row["closed_event_id"]
+        teams: dict[str, list[TeamMark]] = {c: [] for c in children}
+        for row in await conn.fetch(TEAM_HISTORY_SQL, children):
+            teams[row["child_id"]].append(
+                TeamMark(as_of=row["as_of"], event_id=row["event_id"], team=row["team"])
+            )
         early: dict[str, list[EarlyEvent]] = {c: [] for c in children}
         for row in await conn.fetch(EARLY_SQL, children):
             early[row["child_id"]].append(
@@ -132,16 +157,26 @@ class PostgresTimerStore:
         return {
             r["child_id"]: ChildRecord(
                 timers=tuple(timers[r["child_id"]]),
-                team=r["team"],
-                team_as_of=r["team_as_of"],
+                timer_teams=timer_teams[r["child_id"]],
+                closed_by=closed_by[r["child_id"]],
+                teams=tuple(teams[r["child_id"]]),
+                team_event_id=r["team_event_id"],
                 early=tuple(early[r["child_id"]]),
             )
-            for r in teams
+            for r in rows
         }
 
     async def save(self, write: BatchWrite) -> None:
         conn = self._conn
         await _upsert_timers(conn, write.timers, write.recorded_at)
+        if write.team_marks:
+            await conn.execute(
+                INSERT_TEAM_MARKS_SQL,
+                [child for child, _ in write.team_marks],
+                [m.as_of for _, m in write.team_marks],
+                [m.event_id for _, m in write.team_marks],
+                [m.team for _, m in write.team_marks],
+            )
         if write.teams:
             await conn.execute(
                 TEAMS_SQL,

@@ -4,14 +4,16 @@ The lifecycle handler loads each child's stored state (`ChildRecord`), applies t
 to it (`ChildClocks`), and then asks this module what follows, purely: `announcements` — one
 ``sla.started`` / ``sla.met`` / ``sla.cancelled`` per change, and for a change that recorded a
 breach (a late meet or cancel) a *scheduled* ``sla.breached`` that may not go out before its own
-moment — and `batch_write`, the rows the store writes in the batch's transaction: each changed
-timer (with the team when it is new), each child's new team, the new early events.
+moment — and `batch_write`, the rows the store writes in the batch's transaction: each timer that
+changed or whose team (the child's team as of its start) changed, the new team marks, each
+child's new current team, the new early events. A correction (an earlier closing of a clock
+already closed) is written and not announced: its announcement id was already used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -21,7 +23,7 @@ from services.common.calendar import WorkingCalendar
 from services.common.publishing import OutRecord, event_record
 from services.sla.domain import announcements
 from services.sla.domain.announcements import OutboxEntry
-from services.sla.domain.clocks import Applied, ChildClocks, EarlyEvent
+from services.sla.domain.clocks import Applied, ChildClocks, EarlyEvent, TeamMark
 from services.sla.domain.policies import Policy
 from services.sla.domain.timers import Timer
 from services.sla.domain.triggers import Verb
@@ -29,17 +31,21 @@ from services.sla.domain.triggers import Verb
 
 @dataclass(frozen=True)
 class ChildRecord:
-    """What is stored about one child: every clock, the current team, the early events."""
+    """What is stored about one child: every clock (with its recorded team and closing event),
+    the team history, the event of the recorded current team, the early events."""
 
     timers: tuple[Timer, ...] = ()
-    team: str | None = None
-    team_as_of: datetime | None = None
+    timer_teams: Mapping[UUID, str | None] = field(default_factory=dict)
+    closed_by: Mapping[UUID, UUID] = field(default_factory=dict)
+    teams: tuple[TeamMark, ...] = ()
+    team_event_id: UUID | None = None
     early: tuple[EarlyEvent, ...] = ()
 
 
 @dataclass(frozen=True)
 class TimerWrite:
-    """A timer to insert or update; `team` is recorded when the timer is new."""
+    """A timer to insert (`new`) or update; `team` (always written) is its team as of its start,
+    recomputed when the timer is new or a team mark of its child arrived, else the one stored."""
 
     timer: Timer
     new: bool
@@ -63,6 +69,7 @@ class BatchWrite:
     recorded_at: datetime
     timers: Sequence[TimerWrite] = ()
     teams: Sequence[TeamWrite] = ()
+    team_marks: Sequence[tuple[str, TeamMark]] = ()
     early: Sequence[tuple[str, EarlyEvent]] = ()
     scheduled: Sequence[OutboxEntry] = ()
 
@@ -76,8 +83,10 @@ def clocks_of(
         policy,
         calendar,
         timers=record.timers,
-        team=record.team,
-        team_as_of=record.team_as_of,
+        timer_teams=record.timer_teams,
+        closed_by=record.closed_by,
+        teams=record.teams,
+        team_event_id=record.team_event_id,
         early=record.early,
     )
 
@@ -99,6 +108,8 @@ def announcements_of(
     scheduled: list[OutboxEntry] = []
     for clocks in children:
         for applied in clocks.applied:
+            if applied.correction:
+                continue
             records.append(event_record(SLA.name, _announcement(applied, clocks.team)))
             if applied.change.newly_breached:
                 after = applied.change.after
@@ -110,27 +121,41 @@ def announcements_of(
 def batch_write(
     recorded_at: datetime, children: Iterable[ChildClocks], scheduled: Sequence[OutboxEntry]
 ) -> BatchWrite:
-    """The rows one batch writes: changed timers, new teams, new early events, scheduled events."""
+    """The rows one batch writes: changed timers (when a team mark arrived, every timer of the
+    child whose team as of its start changed too), team marks, new current teams, new early
+    events, scheduled events."""
     timers: list[TimerWrite] = []
     teams: list[TeamWrite] = []
+    marks: list[tuple[str, TeamMark]] = []
     early: list[tuple[str, EarlyEvent]] = []
     for clocks in children:
         changed = {a.change.after.timer_id for a in clocks.applied}
-        for timer_id in changed:
+        for timer_id in sorted(clocks.timers):
+            timer, new = clocks.timers[timer_id], timer_id in clocks.started_by
+            stored = clocks.timer_teams.get(timer_id)
+            # a timer's team changes only with the child's team history (or it is new)
+            team = clocks.team_of(timer) if new or clocks.new_teams else stored
+            if timer_id not in changed and team == stored:
+                continue
             timers.append(
                 TimerWrite(
-                    timer=clocks.timers[timer_id],
-                    new=timer_id in clocks.started_by,
-                    team=clocks.team,
+                    timer=timer,
+                    new=new,
+                    team=team,
                     started_event_id=clocks.started_by.get(timer_id),
                     closed_event_id=clocks.closed_by.get(timer_id),
                 )
             )
-        if clocks.team_changed and clocks.team and clocks.team_as_of and clocks.team_event_id:
-            teams.append(
-                TeamWrite(clocks.child_id, clocks.team, clocks.team_as_of, clocks.team_event_id)
-            )
+        latest = clocks.latest_team
+        if latest is not None and clocks.team_changed:
+            teams.append(TeamWrite(clocks.child_id, latest.team, latest.as_of, latest.event_id))
+        marks.extend((clocks.child_id, m) for m in clocks.new_teams)
         early.extend((clocks.child_id, e) for e in clocks.new_early)
     return BatchWrite(
-        recorded_at=recorded_at, timers=timers, teams=teams, early=early, scheduled=scheduled
+        recorded_at=recorded_at,
+        timers=timers,
+        teams=teams,
+        team_marks=marks,
+        early=early,
+        scheduled=scheduled,
     )

@@ -8,11 +8,15 @@ a start whose timer is already live changes nothing, an event never stops a cloc
 itself (a core group meets the previous cadence clock and opens the next), and a stop never
 touches a clock that started after the stopping moment. A start of a timer that exists but is no
 longer live is still returned; the store's insert-if-absent on the derived `timer_id` drops it.
+`close_changes` is the first half alone (no deadline is computed): what the event's stops and
+cancels do to the timers given, which is how `ChildClocks` applies a kept early event to a clock
+that starts later and tries an earlier closing on a clock already closed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC
 from uuid import UUID
 
@@ -48,27 +52,29 @@ def _start_id(action: TimerAction, event: object, child_id: str) -> tuple[str, U
     return subject, timer_id_for(child_id, action.kind, subject)
 
 
-def apply_event(
-    policy: Policy,
-    event: object,
-    *,
-    live_timers: Iterable[Timer],
-    calendar: WorkingCalendar,
-) -> list[TimerChange]:
-    """The timer changes `event` causes, given the child's live (open or breached) timers.
+@dataclass(frozen=True)
+class _Plan:
+    """What an event's type and conditions make of it: its actions and the timers it starts."""
 
-    `event` is an envelope as a mapping (`model_dump()`) or the pydantic event itself. Raises
-    `TriggerError` when the event lacks a field the policy needs; the caller dead-letters it.
-    """
+    event_type: str
+    child_id: str
+    actions: list[TimerAction]
+    starts: list[tuple[TimerAction, str, UUID]]
+
+
+def _plan(policy: Policy, event: object) -> _Plan:
     event_type = str(field_value(event, "event_type"))
     child_id = str(field_value(event, "subject.child_id"))
     actions = [a for a in policy.actions_for(event_type) if a.applies_to(event)]
     starts = [(a, *_start_id(a, event, child_id)) for a in actions if a.verb is Verb.START]
-    starting = {timer_id for _, _, timer_id in starts}
-    current = {t.timer_id: t for t in live_timers if t.child_id == child_id and t.live}
-    changes: list[TimerChange] = []
+    return _Plan(event_type, child_id, actions, starts)
 
-    for action in actions:
+
+def _closes(plan: _Plan, event: object, current: dict[UUID, Timer]) -> list[TimerChange]:
+    """Stops and cancels of `plan` on the live timers in `current` (updated in place)."""
+    starting = {timer_id for _, _, timer_id in plan.starts}
+    changes: list[TimerChange] = []
+    for action in plan.actions:
         if action.verb is Verb.START:
             continue
         at = action.moment(event)
@@ -84,18 +90,48 @@ def apply_event(
                 continue
             after = meet(timer, at) if action.verb is Verb.STOP else cancel(timer, at)
             changes.append(
-                TimerChange(verb=action.verb, cause=event_type, before=timer, after=after)
+                TimerChange(verb=action.verb, cause=plan.event_type, before=timer, after=after)
             )
             current[timer_id] = after
+    return changes
+
+
+def _live_of(plan: _Plan, timers: Iterable[Timer]) -> dict[UUID, Timer]:
+    return {t.timer_id: t for t in timers if t.child_id == plan.child_id and t.live}
+
+
+def close_changes(
+    policy: Policy, event: object, *, live_timers: Iterable[Timer]
+) -> list[TimerChange]:
+    """Only the stops and cancels `event` makes on `live_timers` (never a start)."""
+    plan = _plan(policy, event)
+    return _closes(plan, event, _live_of(plan, live_timers))
+
+
+def apply_event(
+    policy: Policy,
+    event: object,
+    *,
+    live_timers: Iterable[Timer],
+    calendar: WorkingCalendar,
+) -> list[TimerChange]:
+    """The timer changes `event` causes, given the child's live (open or breached) timers.
+
+    `event` is an envelope as a mapping (`model_dump()`) or the pydantic event itself. Raises
+    `TriggerError` when the event lacks a field the policy needs; the caller dead-letters it.
+    """
+    plan = _plan(policy, event)
+    current = _live_of(plan, live_timers)
+    changes = _closes(plan, event, current)
 
     started: set[UUID] = set()
-    for action, subject, timer_id in starts:
+    for action, subject, timer_id in plan.starts:
         if timer_id in current or timer_id in started:
             continue
         timer = start_timer(
             policy,
             action.kind,
-            child_id=child_id,
+            child_id=plan.child_id,
             subject_ref=subject,
             started_at=action.moment(event),
             calendar=calendar,
@@ -105,5 +141,7 @@ def apply_event(
             warn_before=action.trigger.warn_before,
         )
         started.add(timer_id)
-        changes.append(TimerChange(verb=Verb.START, cause=event_type, before=None, after=timer))
+        changes.append(
+            TimerChange(verb=Verb.START, cause=plan.event_type, before=None, after=timer)
+        )
     return changes

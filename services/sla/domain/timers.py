@@ -17,7 +17,9 @@ set exactly when the clock was missed and the handler can announce that breach o
 before the deadline clears a breach the loop recorded because the closing event reached us only
 after the deadline had passed (the clock was met in time; `sla.met` says `late = false`). A
 replay and live processing therefore agree on every closed timer however the loop was timed.
-Closed timers (`met`, `cancelled`) ignore further transitions, which keeps redelivery harmless.
+Closed timers (`met`, `cancelled`) ignore further transitions, which keeps redelivery harmless;
+a closing event with an *earlier* moment that arrives later is applied to `reopened(timer)` (the
+clock as it was before its close) by `ChildClocks`, so the earliest closing wins in any order.
 Comparisons are done in UTC: Python compares two datetimes with the same zone by wall clock,
 which is wrong in the repeated autumn hour.
 """
@@ -222,6 +224,33 @@ def cancel(timer: Timer, at: datetime) -> Timer:
         status=TimerStatus.CANCELLED,
         cancelled_at=cancelled_at,
         breached_at=_breach_when_closed(timer, cancelled_at),
+    )
+
+
+def closed_at(timer: Timer) -> datetime | None:
+    """When the timer was met or cancelled (None while it is live)."""
+    return timer.met_at or timer.cancelled_at
+
+
+def reopened(timer: Timer) -> Timer:
+    """A closed timer as it was before its close, to close it again at an earlier moment.
+
+    A breach the close itself recorded (at or after the closing moment) goes with the close; a
+    breach the loop recorded before it stays. A live timer is returned as it is.
+    """
+    closed = closed_at(timer)
+    if timer.live or closed is None:
+        return timer
+    breached = timer.breached_at
+    if breached is not None and _utc(breached) >= _utc(closed):
+        breached = None
+    return timer.model_copy(
+        update={
+            "status": TimerStatus.OPEN if breached is None else TimerStatus.BREACHED,
+            "met_at": None,
+            "cancelled_at": None,
+            "breached_at": breached,
+        }
     )
 
 
