@@ -276,7 +276,7 @@ async def test_screening_killed_mid_stream_loses_nothing_and_records_each_contac
     )
     assert ledger == len(events)
     triaged = {
-        orjson.loads(r.value)["causation_id"]
+        orjson.loads(r.value).get("causation_id")  # other tests put their own triage events here
         for r in await read_topic(endpoints.bootstrap_servers, CASEWORK.name, CASEWORK.partitions)
         if dict(r.headers or ()).get("event_type") == b"screening.triaged"
     }

@@ -134,11 +134,11 @@ async def test_three_poison_records_in_a_batch_of_500_are_dead_lettered_and_497_
     )
     assert claimed == len(ids)  # dead letters stay unclaimed: a replay after a fix counts
     triaged = [
-        orjson.loads(r.value)["causation_id"]
+        orjson.loads(r.value).get("causation_id")  # other tests put their own triage events here
         for r in await read_topic(bootstrap, CASEWORK.name, CASEWORK.partitions)
         if dict(r.headers or ()).get("event_type") == b"screening.triaged"
     ]
-    ours = [t for t in triaged if UUID(t) in set(ids) | set(poison)]
+    ours = [t for t in triaged if t and UUID(t) in set(ids) | set(poison)]
     assert sorted(ours) == sorted(str(i) for i in ids)  # each good one once, no poison
 
     after = contact()
