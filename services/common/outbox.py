@@ -19,7 +19,6 @@ partition.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import structlog
 from aiokafka.partitioner import murmur2
 
 from schemas.topics import ALL_TOPICS
-from services.common.failures import is_infrastructure
+from services.common.periodic import every
 from services.common.publishing import OutRecord
 
 log = structlog.get_logger(__name__)
@@ -173,15 +172,9 @@ class Relay:
 
     async def sweep_forever(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         """Relay what an earlier process (or an unreachable broker) left behind, until ``stop``."""
-        while not stop.is_set():
-            try:
-                while await self.sweep_once() >= self.sweep_batch:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_infrastructure(exc):
-                    raise
-                log.warning("outbox_relay_waiting", error_class=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+        async def drain() -> None:
+            while await self.sweep_once() >= self.sweep_batch:
+                pass
+
+        await every(interval, stop, drain, name="outbox_relay")

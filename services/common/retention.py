@@ -15,14 +15,13 @@ chunks so that no statement holds locks for long.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from services.common.failures import is_infrastructure
+from services.common.periodic import every
 
 log = structlog.get_logger(__name__)
 
@@ -96,14 +95,4 @@ async def sweep(pool: Any, retention: Retention) -> dict[str, int]:
 
 async def sweep_forever(pool: Any, stop: asyncio.Event, *, interval: float = 3600.0) -> None:
     retention = Retention.from_env()
-    while not stop.is_set():
-        try:
-            await sweep(pool, retention)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not is_infrastructure(exc):
-                raise
-            log.warning("retention_waiting", error_class=type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+    await every(interval, stop, lambda: sweep(pool, retention), name="retention")

@@ -16,7 +16,6 @@ with the slowest intake partition.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +25,8 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import PARTNER_EVENTS
-from services.common.failures import is_infrastructure
 from services.common.kafka import LogEndReader, security_kwargs
+from services.common.periodic import every
 
 log = structlog.get_logger(__name__)
 
@@ -74,18 +73,12 @@ class IntakeHorizon:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, **security_kwargs())
         await reader.start()
         await admin.start()
+
+        async def refresh() -> None:
+            self.value = await self.read(reader, admin)
+
         try:
-            while not stop.is_set():
-                try:
-                    self.value = await self.read(reader, admin)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not is_infrastructure(exc):
-                        raise
-                    log.warning("history_horizon_unknown", error_class=type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval)
+            await every(interval, stop, refresh, name="history_horizon")
         finally:
             await reader.stop()
             await admin.close()
