@@ -47,9 +47,12 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 integration: $(STAMP)
-	$(BIN)/pytest tests/integration tests/e2e
+	$(BIN)/pytest tests/integration tests/e2e tests/faults
 
+## make bench: the full forms (the suite runs short ones): runners per service, the fault run, intake
 bench: $(STAMP)
+	$(BIN)/python bench/runners.py
+	$(BIN)/python bench/faults.py --days 30 --kills 20 --replicas 2
 	$(BIN)/python bench/intake_throughput.py
 
 clean:
