@@ -96,6 +96,19 @@ async def sla_events(bootstrap: str, children: Sequence[str]) -> list[dict[str, 
         await consumer.stop()
 
 
+async def _casework_read(dsn: str, events: Sequence[dict[str, Any]]) -> bool:
+    conn = await asyncpg.connect(dsn)
+    try:
+        n = await conn.fetchval(
+            "SELECT count(*) FROM processed_events WHERE consumer = 'sla.timers' "
+            "AND event_id = ANY($1::uuid[])",
+            [e["event_id"] for e in events],
+        )
+        return bool(n == len(events))
+    finally:
+        await conn.close()
+
+
 def of_type(events: Sequence[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event_type"] == event_type]
 
@@ -121,17 +134,21 @@ async def test_replayed_sequence_produces_the_expected_timers_and_a_decision_mee
     da = da_notification(y, at=utc(2025, 3, 8, 2, 10))  # Saturday night, child aged 7
     workers.start("sla", FRONTDOOR_SLA_CLOCK_OFFSET_SECONDS=offset_to(utc(2025, 3, 28, 12, 0)))
 
+    # casework first: the contacts and casework subscriptions run in their own groups, and a
+    # scanner round between the contact (timer started, already overdue on this clock) and its
+    # decision would announce a breach that the decision then corrects (a known limit: breaches
+    # are announced on processing time). With the decision read first it is an early stop.
     await publish(
         endpoints.bootstrap_servers,
         [
-            (c, CONTACTS.name),
             (d, CASEWORK.name),
             (r, CASEWORK.name),
             (s, CASEWORK.name),
             (icpc, CASEWORK.name),
-            (da, CONTACTS.name),
         ],
     )
+    await wait_until(lambda: _casework_read(endpoints.database_url, [d, r, s, icpc]))
+    await publish(endpoints.bootstrap_servers, [(c, CONTACTS.name), (da, CONTACTS.name)])
 
     async def settled() -> list[asyncpg.Record]:
         rows = await timers_of(endpoints.database_url, [x, y])
