@@ -69,24 +69,6 @@ class DeadLetter:
         return OutRecord(DEADLETTER.name, self.origin.key, self.origin.value, self.headers())
 
 
-def dead_letter_for(
-    origin: Origin,
-    reason: DeadLetterReason,
-    exc: BaseException,
-    *,
-    consumer_group: str,
-    failed_at: datetime,
-) -> DeadLetter:
-    return DeadLetter(
-        origin=origin,
-        reason=reason,
-        exception_class=f"{type(exc).__module__}.{type(exc).__qualname__}",
-        exception_message=str(exc),
-        consumer_group=consumer_group,
-        failed_at=failed_at,
-    )
-
-
 def header_map(headers: tuple[tuple[str, bytes], ...] | list[tuple[str, bytes]]) -> dict[str, str]:
     """Last value wins; decoded for display."""
     return {k: v.decode("utf-8", "replace") for k, v in headers}
