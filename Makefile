@@ -22,7 +22,11 @@ dev: $(STAMP)
 
 ## make test: lint, types, import rules, contract freshness, then every test
 test: $(STAMP) test-tools lint typecheck imports schemas-check
-	$(BIN)/pytest
+	# unit and integration tests on two processes (each its own broker and PostgreSQL); the
+	# whole-stack runs (e2e, faults) after them, one at a time: they start full stacks and
+	# compare views, and two of them at once starved each other on two cores
+	$(BIN)/pytest -n 2 --dist loadfile tests/unit tests/integration
+	$(BIN)/pytest tests/e2e tests/faults
 
 ## outside tools the tests use: Debian's chromium (dashboard), tmux (ooh watch), the DfE CIN validator (own venv)
 test-tools:

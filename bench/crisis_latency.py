@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import harness
 
-from schemas.topics import CASEWORK, CRISIS, PARTNER_EVENTS
+from schemas.topics import CASEWORK, CRISIS, PARTNER_EVENTS, REPLAY_HEADER
 from services.cli.replay import key_of
 from services.common.embedded import stop_process
 from services.common.kafka import new_producer
@@ -286,7 +286,9 @@ async def warm_up(bootstrap: str, arrivals: Arrivals) -> None:
         deadline = time.time() + 180
         while time.time() < deadline:
             probe_id, line = probe()
-            await producer.send_and_wait(PARTNER_EVENTS.name, line, key=key_of(line))
+            await producer.send_and_wait(
+                PARTNER_EVENTS.name, line, key=key_of(line), headers=[(REPLAY_HEADER, b"bench")]
+            )
             for _ in range(20):
                 if probe_id in arrivals.arrived:
                     return

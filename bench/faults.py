@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -205,19 +206,26 @@ async def wait_quiet(stack: Stack, *, quiet_for: float, timeout: float) -> tuple
     raise TimeoutError(f"views never went quiet; last fingerprint {last}")
 
 
-async def snapshot(dsn: str) -> dict[str, Counter[str]]:
+async def snapshot(
+    dsn: str,
+    views_compared: Sequence[str] = VIEWS,
+    excluded: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, Counter[str]]:
+    """Every view's rows as a multiset; ``excluded`` (per table) replaces ``NOT_COMPARED``."""
     conn = await asyncpg.connect(dsn)
     try:
         views: dict[str, Counter[str]] = {}
-        for view in VIEWS:
+        for view in views_compared:
+            skip = NOT_COMPARED if excluded is None else excluded.get(view, ())
             cols = [
                 r["column_name"]
                 for r in await conn.fetch(
                     "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_name = $1 ORDER BY ordinal_position",
+                    "WHERE table_name = $1 AND table_schema = current_schema() "
+                    "ORDER BY ordinal_position",
                     view,
                 )
-                if r["column_name"] not in NOT_COMPARED
+                if r["column_name"] not in skip
             ]
             rows = await conn.fetch(f"SELECT {', '.join(cols)} FROM {view}")
             views[view] = Counter(
@@ -235,9 +243,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def diff(a: dict[str, Counter[str]], b: dict[str, Counter[str]]) -> dict[str, Any]:
+def diff(
+    a: dict[str, Counter[str]], b: dict[str, Counter[str]], views: Sequence[str] = VIEWS
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for view in VIEWS:
+    for view in views:
         lost = a[view] - b[view]
         extra = b[view] - a[view]
         if lost or extra:

@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.topics import PARTNER_EVENTS
+from schemas.topics import PARTNER_EVENTS, REPLAY_HEADER
 from services.cli.replay import key_of
 from services.cli.stack import Infrastructure, initialise
 from services.common.kafka import ensure_topics, new_producer
@@ -140,8 +140,10 @@ def generate_feed(min_events: int, seed: int, *, days: int = 30) -> tuple[list[b
 
 
 def partner_record(line: bytes, topic: str = PARTNER_EVENTS.name) -> OutRecord:
-    """A feed line as ``frontdoor replay`` publishes it: key = the child's id, no headers."""
-    return OutRecord(topic, key_of(line), line)
+    """A feed line as ``frontdoor replay`` publishes it: key = the child's id, the replay stamp
+    on ``partner.events`` (an agency's lane needs none)."""
+    headers = [(REPLAY_HEADER, b"bench")] if topic == PARTNER_EVENTS.name else []
+    return OutRecord(topic, key_of(line), line, headers)
 
 
 # ── producing ────────────────────────────────────────────────────────────────────────────────

@@ -1,8 +1,9 @@
 """The child's personal details as partners send them with a contact or a referral.
 
 These are the fields the DfE CIN census and Ofsted Annex A need (sex, ethnicity, date of birth or
-expected birth date, UPN, disabilities) plus the name, so that returns can be produced from the
-event history alone. All of it is personal data: it is stored, never logged.
+expected birth date, UPN, disabilities) plus the name and address, so that returns can be
+produced from the event history alone and the out-of-hours worker knows where the child is. All
+of it is personal data: it is stored, never logged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from schemas.codes import Disability, Ethnicity, Sex, upn_check_letter
 from schemas.envelope import ChildId, ContractModel
 
 PersonName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"\S")]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S")]
+"""A postal address on one line as the partner's system holds it (house, street, town, postcode)."""
 Upn = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$")]
 """Unique pupil number: 13 characters, a check letter then 11 digits then a digit or letter."""
 
@@ -32,6 +35,13 @@ class ChildDetails(ContractModel):
     upn: Upn | None = Field(default=None, description="Unique pupil number, when known.")
     disabilities: tuple[Disability, ...] = Field(
         default=(), description="CIN disability codes; NONE only alone; empty when not recorded."
+    )
+    address: Address | None = Field(
+        default=None,
+        description=(
+            "Where the child lives, on one line (e.g. '12 Elm Road, Rotherham S60 1AA'), when "
+            "known; the out-of-hours worker needs it at night. Personal data."
+        ),
     )
 
     @model_validator(mode="after")

@@ -81,7 +81,13 @@ class CategoryOfAbuse(StrEnum):
 
 
 class AssessmentFactor(StrEnum):
-    """CIN census factors identified at assessment. ``NO_FACTORS`` (21) is only valid alone."""
+    """CIN census factors identified at assessment. ``NO_FACTORS`` (21) is only valid alone.
+
+    Names follow the DfE's own wording of each code in the CIN census XSD (liiatools ships it:
+    ``spec/cin_census/CIN_schema_2024.xsd``, type ``assessmentfactorstype``): 20
+    "Other", 21 "No factors identified", 22A "Female genital mutilation (FGM)", 23A "Abuse
+    linked to faith or belief", 24A "Child criminal exploitation".
+    """
 
     ALCOHOL_CHILD = "1A"
     ALCOHOL_PARENT = "1B"
@@ -120,10 +126,10 @@ class AssessmentFactor(StrEnum):
     PHYSICAL_ABUSE_ADULT_ON_CHILD = "18C"
     SEXUAL_ABUSE_CHILD_ON_CHILD = "19B"
     SEXUAL_ABUSE_ADULT_ON_CHILD = "19C"
-    FEMALE_GENITAL_MUTILATION = "20"
+    OTHER = "20"
     NO_FACTORS = "21"
-    FAITH_OR_BELIEF_ABUSE = "22A"
-    OTHER = "23A"
+    FEMALE_GENITAL_MUTILATION = "22A"
+    ABUSE_LINKED_TO_FAITH_OR_BELIEF = "23A"
     CHILD_CRIMINAL_EXPLOITATION = "24A"
 
 

@@ -67,6 +67,16 @@ class Agency(StrEnum):
     OTHER = "other"
 
 
+AUTHOR_MARK = "x-frontdoor-author"
+"""JSON Schema keyword on a payload field that names the agency whose record this is (its
+author): intake and ingress require it to be the publishing agency (``schemas/roles.py``)."""
+
+
+def author_agency(description: str) -> Any:
+    """A payload field naming the event's author agency (see ``AUTHOR_MARK``)."""
+    return Field(description=description, json_schema_extra={AUTHOR_MARK: True})
+
+
 class ContractModel(BaseModel):
     """Base of every model in the contract: immutable, unknown fields rejected, text only.
 

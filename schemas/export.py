@@ -2,8 +2,11 @@
 
 ``python -m schemas.export`` writes ``schemas/json/<event_type>.v<N>.json`` (JSON Schema 2020-12
 from the pydantic models, one per registered model, superseded versions included) and
-``schemas/asyncapi.json`` (channels per topic, messages referencing those files, the child id as
-the Kafka key). Output is deterministic: sorted keys, two-space indent, trailing newline.
+``schemas/asyncapi.json`` (the embedded and production brokers as ``servers``, channels per topic
+— each agency's lane ``partner.events.<agency>`` as what that agency's Kafka producer writes, with
+the event types its role allows — messages referencing those files, the child id as the Kafka
+key). Every schema and every message carries a whole example event (``schemas.examples``).
+Output is deterministic: sorted keys, two-space indent, trailing newline.
 ``--check`` writes nothing and exits 1 naming every file that regenerating would change, add or
 delete; CI runs it so the published files never drift from the models. ``$id`` values are
 identifiers under ``SCHEMA_BASE_URI``, not download locations.
@@ -18,10 +21,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from schemas.envelope import SAFE_ID_PATTERN, EventBase
+from schemas.envelope import SAFE_ID_PATTERN, Agency, EventBase
+from schemas.examples import example
 from schemas.registry import EVENT_MODELS, INBOUND_TYPES, event_key, latest_version
+from schemas.roles import DEFAULT_ROLES_FILE, RoleTable, load_role_table
 from schemas.text import RULE as TEXT_RULE
-from schemas.topics import ALL_TOPICS, DLQ_HEADERS, KEY_DESCRIPTION, PARTNER_EVENTS, Topic
+from schemas.topics import (
+    ALL_TOPICS,
+    DLQ_HEADERS,
+    INTAKE_TOPICS,
+    KEY_DESCRIPTION,
+    PARTNER_EVENTS,
+    Topic,
+    lane_agency,
+)
 
 SCHEMA_BASE_URI = "https://frontdoor.example/schemas"
 CONTRACT_VERSION = "1.0.0"
@@ -30,6 +43,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 JSON_DIR_NAME = "json"
 ASYNCAPI_NAME = "asyncapi.json"
 DEADLETTER_MESSAGE = "deadletter.record"
+EMBEDDED_SERVER = "embedded"
+PRODUCTION_SERVER = "production"
 
 
 def _dump(document: dict[str, Any]) -> str:
@@ -59,6 +74,7 @@ def event_schema(model: type[EventBase]) -> dict[str, Any]:
             "$id": f"{SCHEMA_BASE_URI}/{JSON_DIR_NAME}/{schema_file_name(event_type, version)}",
             "title": f"{event_type} v{version}",
             "description": description,
+            "examples": [example(event_type, version)],
         }
     )
     return schema
@@ -68,15 +84,82 @@ def _message_id(event_type: str, version: int) -> str:
     return f"{event_type}.v{version}"
 
 
-def _topic_messages(topic: Topic) -> list[tuple[str, int]]:
-    """Messages on a topic: partners may send every registered version; frontdoor the latest."""
+def _topic_messages(topic: Topic, roles: RoleTable) -> list[tuple[str, int]]:
+    """Messages on a topic: partners may send every registered version (on a lane, of the types
+    its agency's role allows); frontdoor publishes the latest."""
+    agency = lane_agency(topic.name)
     pairs = []
     for event_type in topic.event_types:
-        if topic is PARTNER_EVENTS:
+        if agency is not None and not roles.allows(agency, event_type):
+            continue
+        if topic in INTAKE_TOPICS:
             pairs += sorted(key for key in EVENT_MODELS if key[0] == event_type)
         else:
             pairs.append((event_type, latest_version(event_type)))
     return pairs
+
+
+def _servers() -> dict[str, Any]:
+    """The embedded broker of ``frontdoor dev`` and the production cluster's partner listener."""
+    return {
+        EMBEDDED_SERVER: {
+            "host": "127.0.0.1:{port}",
+            "protocol": "kafka",
+            "title": "Embedded broker (frontdoor dev)",
+            "description": (
+                "The broker `frontdoor dev` starts on the developer's machine: plain TCP, no "
+                "authentication, memory storage. Its address is printed at start "
+                "(`frontdoor dev: broker 127.0.0.1:<port>`) and kept as `bootstrap_servers` in "
+                "`.frontdoor/state.json`."
+            ),
+            "variables": {
+                "port": {"description": "The port `frontdoor dev` printed (chosen at start)."}
+            },
+            "tags": [{"name": "env:dev"}],
+        },
+        PRODUCTION_SERVER: {
+            "host": "{kafka_external_host}:9094",
+            "protocol": "kafka-secure",
+            "title": "Production cluster, partner listener (EXTERNAL)",
+            "description": (
+                "SASL_SSL with SCRAM-SHA-512 (deploy/kafka/README.md). Each agency connects as its "
+                "own user `User:<agency>`, which may write only its lane "
+                "`partner.events.<agency>` (deploy/kafka/acls.sh); the council issues the "
+                "password and the CA certificate. Client settings: "
+                "`security.protocol=SASL_SSL`, `sasl.mechanism=SCRAM-SHA-512`, "
+                "`enable.idempotence=true`, `acks=all`."
+            ),
+            "variables": {
+                "kafka_external_host": {
+                    "description": "The broker's external host name ($KAFKA_EXTERNAL_HOST)."
+                }
+            },
+            "security": [{"$ref": "#/components/securitySchemes/agencyScram"}],
+            "tags": [{"name": "env:production"}],
+        },
+    }
+
+
+def _security_schemes() -> dict[str, Any]:
+    return {
+        "agencyScram": {
+            "type": "scramSha512",
+            "description": "The agency's SCRAM-SHA-512 user (`User:<agency>`), over TLS.",
+        }
+    }
+
+
+def _lane_description(topic: Topic, agency: Agency, pairs: list[tuple[str, int]]) -> str:
+    types = sorted({event_type for event_type, _ in pairs})
+    allowed = ", ".join(f"`{t}`" for t in types) if types else "none yet"
+    return (
+        f"What a Kafka partner of the {agency.value} agency writes: its producer, signed in as "
+        f"`User:{agency.value}` on the production listener, publishes here and nowhere else. "
+        f"Each record is one event whose `source.agency` is `{agency.value}` and whose type "
+        f"its role allows (schemas/roles.toml): {allowed}. Intake validates every record, "
+        "de-duplicates by `event_id` and sends what it refuses to the dead-letter topic with "
+        f"the reason. Key: {KEY_DESCRIPTION}"
+    )
 
 
 def _kafka_key() -> dict[str, Any]:
@@ -86,6 +169,7 @@ def _kafka_key() -> dict[str, Any]:
 def _messages() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     for (event_type, version), model in EVENT_MODELS.items():
+        sample = example(event_type, version)
         messages[_message_id(event_type, version)] = {
             "name": event_type,
             "title": f"{event_type} v{version}",
@@ -93,6 +177,13 @@ def _messages() -> dict[str, Any]:
             "contentType": "application/json",
             "payload": {"$ref": f"./{JSON_DIR_NAME}/{schema_file_name(event_type, version)}"},
             "bindings": {"kafka": {"key": _kafka_key(), "bindingVersion": KAFKA_BINDING_VERSION}},
+            "examples": [
+                {
+                    "name": _message_id(event_type, version),
+                    "summary": f"A whole {event_type} v{version} event, every field filled.",
+                    "payload": sample,
+                }
+            ],
         }
     messages[DEADLETTER_MESSAGE] = {
         "name": DEADLETTER_MESSAGE,
@@ -115,15 +206,28 @@ def _messages() -> dict[str, Any]:
 
 
 def asyncapi_document() -> dict[str, Any]:
-    """The AsyncAPI 3.0.0 document: one channel and one operation per topic."""
+    """The AsyncAPI 3.0.0 document: the brokers, one channel and one operation per topic."""
+    roles = load_role_table(DEFAULT_ROLES_FILE)  # the shipped table, never the environment's
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic in ALL_TOPICS:
-        ids = [_message_id(*pair) for pair in _topic_messages(topic)] or [DEADLETTER_MESSAGE]
+        pairs = _topic_messages(topic, roles)
+        agency = lane_agency(topic.name)
+        if agency is not None:
+            ids = [_message_id(*pair) for pair in pairs]
+            description = _lane_description(topic, agency, pairs)
+        else:
+            ids = [_message_id(*pair) for pair in pairs] or [DEADLETTER_MESSAGE]
+            description = f"{topic.description} Key: {KEY_DESCRIPTION}"
+            if topic is PARTNER_EVENTS:
+                description += (
+                    " Written by frontdoor itself (the partner API's accepted events, operator "
+                    "tools); a Kafka partner writes its own lane, partner.events.<agency>."
+                )
         channels[topic.name] = {
             "address": topic.name,
             "title": topic.name,
-            "description": f"{topic.description} Key: {KEY_DESCRIPTION}",
+            "description": description,
             "messages": {mid: {"$ref": f"#/components/messages/{mid}"} for mid in ids},
             "bindings": {
                 "kafka": {
@@ -133,11 +237,14 @@ def asyncapi_document() -> dict[str, Any]:
                 }
             },
         }
-        action = "receive" if topic is PARTNER_EVENTS else "send"
+        action = "receive" if topic in INTAKE_TOPICS else "send"
+        summary = f"frontdoor {action}s on {topic.name}."
+        if agency is not None:
+            summary = f"frontdoor receives what the {agency.value} agency's Kafka producer writes."
         operations[f"{action}.{topic.name}"] = {
             "action": action,
             "channel": {"$ref": f"#/channels/{topic.name}"},
-            "summary": f"frontdoor {action}s on {topic.name}.",
+            "summary": summary,
             "messages": [{"$ref": f"#/channels/{topic.name}/messages/{mid}"} for mid in ids],
         }
     return {
@@ -147,15 +254,18 @@ def asyncapi_document() -> dict[str, Any]:
             "version": CONTRACT_VERSION,
             "description": (
                 "Events of a children's services front door (MASH). Every message is one JSON "
-                "event envelope; the Kafka key is the child's id. Partners publish to "
-                "partner.events and may only publish events whose source.agency is their own. "
-                f"{TEXT_RULE}"
+                "event envelope; the Kafka key is the child's id. A partner that speaks Kafka "
+                "publishes to its own lane, partner.events.<agency>, with its own SCRAM user on "
+                "the production server, and may only publish events whose source.agency is its "
+                "own, of the types its role allows. Partners that speak HTTP use the partner "
+                f"API (POST /v1/events) instead. {TEXT_RULE}"
             ),
         },
         "defaultContentType": "application/json",
+        "servers": _servers(),
         "channels": channels,
         "operations": operations,
-        "components": {"messages": _messages()},
+        "components": {"messages": _messages(), "securitySchemes": _security_schemes()},
     }
 
 

@@ -9,12 +9,15 @@ event breaks its model, or when its ``event_type`` breaks the text rule (``schem
 ``event_type`` holding NUL is refused as such, not as an unknown type). ``parse_event_json`` adds
 JSON decoding: bytes that are not JSON raise ``orjson.JSONDecodeError`` (a ``ValueError``
 subclass; orjson also refuses an unpaired surrogate escape); JSON that is not an object raises
-``UnknownEventType``. The registry checks at import that every superseded version has an upcaster
-chain to the latest, so a missing upcaster fails at start-up, not on the first old record.
+``UnknownEventType``; an upcaster that raises gives ``UpcastFailedError`` (step and error class
+only). Both are ``schemas.errors.ValueFreeError``: their messages never repeat a value. The
+registry checks at import that every superseded version has an upcaster chain to the latest, so
+a missing upcaster fails at start-up, not on the first old record.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, get_args
@@ -22,6 +25,7 @@ from typing import Any, get_args
 import orjson
 
 from schemas.envelope import EventBase, text_rule_error
+from schemas.errors import ValueFreeError
 from schemas.events import INBOUND_MODELS, OUTBOUND_MODELS
 from schemas.text import find_violations
 from schemas.upcasting import UPCASTERS, Upcaster
@@ -31,6 +35,7 @@ __all__ = [
     "INBOUND_TYPES",
     "OUTBOUND_TYPES",
     "UnknownEventType",
+    "UpcastFailedError",
     "event_key",
     "latest_model",
     "latest_version",
@@ -39,18 +44,45 @@ __all__ = [
 ]
 
 
-class UnknownEventType(ValueError):  # noqa: N818 - the name is part of the public API
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}(?:\.[a-z][a-z0-9_]{0,40}){1,3}")
+"""What an event type name looks like (``contact.received``): only such a name is quoted back."""
+
+
+def _shown_type(event_type: object) -> str:
+    if isinstance(event_type, str):
+        return repr(event_type) if _TYPE_NAME.fullmatch(event_type) else "(not a type name)"
+    return "None" if event_type is None else f"(a {type(event_type).__name__})"
+
+
+class UnknownEventType(ValueFreeError):  # noqa: N818 - the name is part of the public API
     """No model is registered for this (event_type, schema_version).
 
     ``event_type`` / ``schema_version`` hold what the record carried when it had the right type
-    (a string, an integer), else ``None``.
+    (a string, an integer), else ``None``. The message quotes the type only when it looks like a
+    type name, so a name or a date put in ``event_type`` is never repeated.
     """
 
     def __init__(self, event_type: object, schema_version: object) -> None:
         self.event_type: str | None = event_type if isinstance(event_type, str) else None
         self.schema_version: int | None = schema_version if type(schema_version) is int else None
-        shown = repr(event_type)[:80]
-        super().__init__(f"no event model for event_type={shown} schema_version={schema_version!r}")
+        version = (
+            schema_version
+            if type(schema_version) is int or schema_version is None
+            else f"(a {type(schema_version).__name__})"
+        )
+        super().__init__(
+            f"no event model for event_type={_shown_type(event_type)} schema_version={version}"
+        )
+
+
+class UpcastFailedError(ValueFreeError):
+    """An upcaster raised on a record its old model accepted; names the step and the error class."""
+
+    def __init__(self, event_type: str, from_version: int, error: Exception) -> None:
+        super().__init__(
+            f"upcasting {event_type} v{from_version} to v{from_version + 1} failed "
+            f"({type(error).__name__})"
+        )
 
 
 def event_key(model: type[EventBase]) -> tuple[str, int]:
@@ -145,7 +177,10 @@ def parse_event(data: Mapping[str, Any]) -> EventBase:
                 old_model.model_validate(data)
             current: dict[str, Any] = dict(data)
             for from_version, fn in steps:
-                current = fn(current)
+                try:
+                    current = fn(current)
+                except Exception as exc:  # an upcaster's message may quote the record
+                    raise UpcastFailedError(event_type, from_version, exc) from None
                 current["schema_version"] = from_version + 1
             return target.model_validate(current)
     if isinstance(event_type, str) and (bad := find_violations({"event_type": event_type})):

@@ -4,8 +4,10 @@ Topics are created by the project with these explicit partition counts (never au
 The record key of every topic is the child's id (``subject.child_id``, UTF-8), so all events about
 one child stay in order on one partition; ``frontdoor.deadletter`` keeps the original record's
 key. ``event_types`` lists what may appear on a topic (empty for the dead-letter topic, which
-carries original records unchanged). Partners publish to ``partner.events``; intake routes
-contacts to ``frontdoor.contacts`` and every other partner event to ``frontdoor.casework``.
+carries original records unchanged). A Kafka partner publishes to its own lane
+``partner.events.<agency>``; ``partner.events`` carries what frontdoor's ingress and operator
+tools write. Intake routes contacts to ``frontdoor.contacts``, the workforce to
+``frontdoor.workforce`` and every other partner event to ``frontdoor.casework``.
 """
 
 from __future__ import annotations
@@ -48,14 +50,82 @@ _CASEWORK_PARTNER_TYPES = (
     "police.protection_started",
     "police.protection_ended",
     "child.missing_reported",
+    "education.encompass_notified",
+)
+
+_WORKFORCE_PARTNER_TYPES = (
+    "team.recorded",
+    "worker.joined",
+    "worker.changed",
+    "worker.leave_started",
+    "worker.leave_ended",
+    "worker.left",
+    "child.allocated",
+    "child.reallocated",
+    "child.unallocated",
+    "supervision.held",
+    "oversight.recorded",
+    "asye.started",
+    "asye.review_held",
+    "asye.paused",
+    "asye.completed",
+    "audit.scheduled",
+    "audit.completed",
+    "audit.moderated",
 )
 
 PARTNER_EVENTS = Topic(
     "partner.events",
     8,
     "Everything partner systems publish; validated, de-duplicated and routed by intake.",
-    _CONTACT_TYPES + _CASEWORK_PARTNER_TYPES,
+    _CONTACT_TYPES + _CASEWORK_PARTNER_TYPES + _WORKFORCE_PARTNER_TYPES,
 )
+PARTNER_LANES: Mapping[Agency, Topic] = MappingProxyType(
+    {
+        agency: Topic(
+            f"partner.events.{agency.value}",
+            2,
+            f"What the {agency.value} agency publishes over Kafka: only its own principal may "
+            "write here (deploy/kafka/acls.sh), so the topic names the speaker; intake checks "
+            "every record against it and the role table (schemas/roles.toml).",
+            PARTNER_EVENTS.event_types,
+        )
+        for agency in Agency
+    }
+)
+"""Each agency's own Kafka lane. Two partitions: a lane carries one agency's traffic (the police,
+the busiest, a few events a minute in a large borough), and every replica of intake reads it."""
+
+LANE_PREFIX = "partner.events."
+
+SPEAKER_HEADER = "ingress.agency"
+"""On ``partner.events``: the agency a frontdoor front end authenticated — ingress (the agency's
+API key) or the out-of-hours watch (the night worker's screen). Trusted because only frontdoor's
+own principal may write ``partner.events`` (per-agency ACLs, deploy/kafka/acls.sh)."""
+
+REPLAY_HEADER = "frontdoor.replay"
+"""On ``partner.events``: written by an operator's tool (``frontdoor replay``) from a history
+file; the operator vouches for ``source.agency``; the role table still applies."""
+
+
+def partner_lane(agency: Agency | str) -> Topic:
+    """The Kafka lane of one agency (``partner.events.<name>``); ``ValueError`` if unknown."""
+    return PARTNER_LANES[Agency(agency)]
+
+
+def lane_agency(topic: str) -> Agency | None:
+    """The agency whose lane ``topic`` is, ``None`` for any other topic."""
+    if not topic.startswith(LANE_PREFIX):
+        return None
+    try:
+        return Agency(topic.removeprefix(LANE_PREFIX))
+    except ValueError:
+        return None
+
+
+INTAKE_TOPICS: tuple[Topic, ...] = (PARTNER_EVENTS, *PARTNER_LANES.values())
+"""Every topic intake reads: the shared topic and every agency's lane."""
+
 CONTACTS = Topic(
     "frontdoor.contacts",
     8,
@@ -87,6 +157,14 @@ CONFERENCES = Topic(
     "Conference invitations issued by frontdoor before they are fanned out to agency inboxes.",
     ("conference.invitation_issued",),
 )
+WORKFORCE = Topic(
+    "frontdoor.workforce",
+    8,
+    "Teams, workers, allocations, supervision, ASYE and case audits from the council's HR and "
+    "case system (directory events keyed 'workforce', the rest by child), plus the workforce "
+    "service's alerts to team managers.",
+    (*_WORKFORCE_PARTNER_TYPES, "workforce.alert_raised"),
+)
 SLA = Topic(
     "frontdoor.sla",
     4,
@@ -114,12 +192,14 @@ def agency_inbox(agency: Agency | str) -> Topic:
 
 ALL_TOPICS: tuple[Topic, ...] = (
     PARTNER_EVENTS,
+    *PARTNER_LANES.values(),
     CONTACTS,
     CASEWORK,
     DEADLETTER,
     CRISIS,
     CONFERENCES,
     SLA,
+    WORKFORCE,
     *AGENCY_INBOXES.values(),
 )
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -152,3 +153,14 @@ async def read_topic(bootstrap: str, topic: str, partitions: int) -> list[Any]:
         return records
     finally:
         await consumer.stop()
+
+
+def event_id_of(value: bytes | None) -> str | None:
+    """The ``event_id`` of a record's value, ``None`` when it is not a JSON event: the session's
+    topics and dead letters also hold other tests' hostile bytes."""
+    try:
+        data = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    found = data.get("event_id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else None

@@ -5,16 +5,18 @@
 #
 #   User:frontdoor    the services: what intake, screening, sla, conferences, outofhours, ops,
 #                     ingress, deadletter and `frontdoor init` need, nothing on other prefixes.
-#   User:<agency>     one per agency: WRITE on partner.events (or, with --mode per-agency, on its
-#                     own partner.events.<agency>), READ on its own agency.<agency>.inbox only,
-#                     consumer groups prefixed agency.<agency>. only.
+#   User:<agency>     one per agency: WRITE on its own partner.events.<agency> only (the default
+#                     --mode per-agency; intake takes the topic as the speaker), READ on its own
+#                     agency.<agency>.inbox only, consumer groups prefixed agency.<agency>. only.
+#                     --mode shared instead lets every agency write partner.events: only for one
+#                     trusted hub, with intake run as FRONTDOOR_INTAKE_SPEAKERS=single-tenant.
 #
 # Runs either where the Kafka tools are (/opt/kafka/bin, as the `kafka-acls` compose service does)
 # or from the repository root, executing the tools inside the running `kafka` container.
 # Passwords are read from files written by make-secrets.sh; none is ever printed.
 #
 # Usage: deploy/kafka/acls.sh [--bootstrap-server HOST:PORT] [--command-config FILE]
-#                             [--secrets-dir DIR] [--mode shared|per-agency]
+#                             [--secrets-dir DIR] [--mode per-agency|shared]
 #                             [--agency NAME]... [--dry-run]
 set -euo pipefail
 
@@ -29,7 +31,7 @@ secrets_dir="${FRONTDOOR_KAFKA_SECRETS:-$script_dir/secrets}"
 bootstrap="${KAFKA_ADMIN_BOOTSTRAP:-kafka:19092}"
 command_config="${KAFKA_ADMIN_CONFIG:-/etc/kafka/secrets/admin.properties}"
 kafka_bin="${KAFKA_BIN:-/opt/kafka/bin}"
-mode="shared"
+mode="per-agency"
 dry_run=0
 agencies=()
 
@@ -134,8 +136,9 @@ grant_services() {
     # conferences publishes what each agency may see; ops reads inbox offsets for lag.
     allow "$u" prefixed --topic agency. Write Create Describe DescribeConfigs
     if [[ "$mode" == "per-agency" ]]; then
-        # intake reads every agency's own ingress topic; init creates them.
-        allow "$u" prefixed --topic "$PARTNER_TOPIC." Read Create Describe DescribeConfigs
+        # intake reads every agency's own lane; init creates them; `frontdoor dlq replay` re-sends
+        # a lane's dead letter to its lane (the topic still names the agency that spoke).
+        allow "$u" prefixed --topic "$PARTNER_TOPIC." Read Write Create Describe DescribeConfigs
     fi
     # Consumer groups: the services' own; ops also describes the agencies' groups for lag.
     allow "$u" prefixed --group frontdoor Read Describe

@@ -18,7 +18,16 @@
 # (an agency code, "frontdoor" or "admin"); --force regenerates the CA and broker certificate.
 # Needs only openssl. Passwords are 64 hex characters from `openssl rand`.
 #
+# Modes: everything is created under umask 077, so no secret is ever readable by another user,
+# not even while it is written: every directory 0700, every secret file 0600. Only the CA
+# certificate copies (ca.crt, public by nature) are 0644, so that the single-file mount into the
+# frontdoor containers (uid 10001) can read it. Re-running tightens a tree an older version left
+# world-readable. The broker directory is bind-mounted into apache/kafka, which runs as uid 1000:
+# if you are not uid 1000, run this as root with --owner 1000:1000 (chown -R of the tree) or give
+# the kafka and kafka-acls services `user:` your uid.
+#
 # Usage: deploy/kafka/make-secrets.sh [--host DNS_NAME]... [--days N] [--rotate NAME]... [--force]
+#                                     [--owner UID[:GID]]
 set -euo pipefail
 
 readonly ALL_AGENCIES=(police health education probation housing social_care early_help ooh public other)
@@ -29,6 +38,7 @@ hosts=(kafka localhost)
 days=825
 force=0
 rotate=()
+owner=""
 
 die() {
     echo "make-secrets.sh: $*" >&2
@@ -41,16 +51,18 @@ while (($#)); do
         --days) days="${2:?--days needs a number}"; shift 2 ;;
         --rotate) rotate+=("${2:?--rotate needs a user name}"); shift 2 ;;
         --force) force=1; shift ;;
+        --owner) owner="${2:?--owner needs UID[:GID]}"; shift 2 ;;
         -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
 [[ "$days" =~ ^[0-9]+$ ]] || die "--days must be a number"
+[[ -z "$owner" || "$owner" =~ ^[0-9]+(:[0-9]+)?$ ]] || die "--owner must be UID or UID:GID (numbers)"
 command -v openssl >/dev/null || die "openssl is required"
 
-umask 022
+umask 077
 mkdir -p "$out/ca" "$out/broker" "$out/services" "$out/agencies"
-chmod 0700 "$out/ca"
+chmod 0700 "$out" "$out/ca" "$out/broker" "$out/services" "$out/agencies"
 
 # password_file FILE USER: create FILE with a fresh password unless it exists and USER is not
 # being rotated.
@@ -152,7 +164,17 @@ group.id=agency.$agency.main
 EOF
 done
 
-# Readable by the containers' own users (uid 1000 in apache/kafka, 10001 in frontdoor), which do
-# not match the host user; protect the directory itself (host permissions, encrypted disk).
-chmod 0644 "$out"/broker/* "$out"/services/* "$out"/agencies/*
+# Secrets 0600 in 0700 directories (also tightening what an older version wrote 0644); the CA
+# certificate copies are public and 0644 (see the header).
+find "$out" -type d -exec chmod 0700 {} +
+find "$out" -type f -exec chmod 0600 {} +
+chmod 0644 "$out/ca/ca.crt" "$out/broker/ca.crt" "$out/services/ca.crt" "$out/agencies/ca.crt"
+if [[ -n "$owner" ]]; then
+    chown -R "$owner" "$out" || die "cannot chown $out to $owner (run as root)"
+fi
+tree_uid="$(stat -c %u "$out/broker")"
+if [[ "$tree_uid" != 1000 ]]; then
+    echo "make-secrets.sh: note: $out/broker is owned by uid $tree_uid, apache/kafka runs as uid 1000;" \
+        "re-run as root with --owner 1000:1000, or run the kafka services with user: \"$tree_uid\"" >&2
+fi
 echo "make-secrets.sh: secrets in $out"

@@ -25,6 +25,7 @@ from schemas.events.conferences import (
     RcpcHeld,
 )
 from schemas.events.contacts import ContactReceived, ContactReceivedV1, PoliceDaNotification
+from schemas.events.education import EncompassNotified
 from schemas.events.emergencies import (
     ChildMissingReported,
     PoliceProtectionEnded,
@@ -39,6 +40,7 @@ from schemas.events.outofhours import (
 )
 from schemas.events.sla import SlaBreached, SlaCancelled, SlaMet, SlaStarted, SlaWarning
 from schemas.events.triage import CrisisRaised, ScreeningTriaged
+from schemas.events.workforce import WORKFORCE_INBOUND, WorkforceAlertRaised
 
 INBOUND_MODELS: tuple[type[EventBase], ...] = (
     ContactReceivedV1,
@@ -63,6 +65,8 @@ INBOUND_MODELS: tuple[type[EventBase], ...] = (
     PoliceProtectionStarted,
     PoliceProtectionEnded,
     ChildMissingReported,
+    EncompassNotified,
+    *WORKFORCE_INBOUND,
 )
 
 OUTBOUND_MODELS: tuple[type[EventBase], ...] = (
@@ -76,4 +80,5 @@ OUTBOUND_MODELS: tuple[type[EventBase], ...] = (
     ConferenceInvitationIssued,
     OohHandoverPublished,
     OohHandoverAcknowledged,
+    WorkforceAlertRaised,
 )

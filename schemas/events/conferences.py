@@ -18,7 +18,14 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.codes import CategoryOfAbuse
-from schemas.envelope import Agency, EventBase, Payload, is_london_weekend, london_date
+from schemas.envelope import (
+    Agency,
+    EventBase,
+    Payload,
+    author_agency,
+    is_london_weekend,
+    london_date,
+)
 
 
 def _not_on_weekend(moment: datetime | None) -> None:
@@ -29,7 +36,9 @@ def _not_on_weekend(moment: datetime | None) -> None:
 class ConferenceReportSubmittedPayload(Payload):
     report_id: UUID
     conference_id: UUID
-    agency: Agency = Field(description="The agency whose report this is.")
+    agency: Agency = author_agency(
+        "The agency whose report this is: the publishing agency (its lane, or its API key)."
+    )
     submitted_at: AwareDatetime
     shared_with_family: bool = Field(description="The report was shared with the parents.")
 

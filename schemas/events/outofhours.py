@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.codes import Urgency
 from schemas.envelope import ContractModel, EventBase, Narrative, Payload, ShortText
-from schemas.events.triage import CrisisReason
+from schemas.events.triage import CrisisReason, Explanation
 
 
 class OohActionKind(StrEnum):
@@ -96,7 +96,7 @@ class HandoverCrisis(ContractModel):
     raised_at: AwareDatetime
     reason: CrisisReason
     urgency: Urgency
-    explanation: ShortText
+    explanation: Explanation
     trigger_event_type: ShortText
     acknowledged_at: AwareDatetime | None = None
 

@@ -21,6 +21,11 @@ RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,79}$")]
 EventTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")]
 
 
+Explanation = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+"""A rule-generated explanation, kept whole: every reason in words (no personal data). Long
+enough for every rule a contact can meet; the handover shows it without cutting a word."""
+
+
 class TriageReason(ContractModel):
     rule: RuleName = Field(description="Stable rule name, e.g. 'dash.high'.")
     text: ShortText = Field(description="Human-readable reason; no personal data.")
@@ -68,7 +73,9 @@ class CrisisRaisedPayload(Payload):
     raised_at: AwareDatetime
     reason: CrisisReason
     urgency: Urgency
-    explanation: ShortText = Field(description="Rule-generated text; no personal data.")
+    explanation: Explanation = Field(
+        description="Why it cannot wait, every reason in words; rule-generated, no personal data."
+    )
     trigger_event_id: UUID
     trigger_event_type: EventTypeName
     trigger_at: AwareDatetime | None = Field(

@@ -16,20 +16,27 @@ import json
 import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from schemas.envelope import Agency
-from services.ingress.credentials import (
+from services.common.credentials import (
     CredentialAdmin,
     CredentialRevokedError,
+    CredentialStore,
     StoredCredential,
     UnknownCredentialError,
 )
+
+if TYPE_CHECKING:
+    import asyncpg
 
 agencies_app = typer.Typer(
     help="Partner agencies' API keys for HTTP ingress: add, rotate, revoke, list.",
@@ -37,6 +44,32 @@ agencies_app = typer.Typer(
 )
 
 T = TypeVar("T")
+P = TypeVar("P", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class Audience(Generic[P]):
+    """Whose keys a command manages: the table's migrations and its store (one machinery)."""
+
+    noun: str
+    """``agency`` or ``role``: how the principal is named in messages and ``--json``."""
+    migrations: Callable[[], Sequence[Path]]
+    store: Callable[[asyncpg.Pool], CredentialStore[P]]
+
+
+def _agency_migrations() -> Sequence[Path]:
+    from services.ingress.bootstrap import MIGRATIONS
+
+    return [MIGRATIONS]
+
+
+def _agency_store(pool: asyncpg.Pool) -> CredentialStore[Agency]:
+    from services.ingress.adapters.postgres import PostgresCredentialStore
+
+    return PostgresCredentialStore(pool)
+
+
+AGENCIES: Audience[Agency] = Audience("agency", _agency_migrations, _agency_store)
 
 Database = Annotated[
     str | None,
@@ -78,18 +111,20 @@ def _database_url(database: str | None) -> str:
     return str(state["database_url"])
 
 
-def _with_admin(database: str | None, use: Callable[[CredentialAdmin], Awaitable[T]]) -> T:
+def with_admin(
+    audience: Audience[P],
+    database: str | None,
+    use: Callable[[CredentialAdmin[P]], Awaitable[T]],
+) -> T:
     from services.common.db import create_pool, migrate
-    from services.ingress.adapters.postgres import PostgresCredentialStore
-    from services.ingress.bootstrap import MIGRATIONS
 
     dsn = _database_url(database)
 
     async def go() -> T:
-        await migrate(dsn, [MIGRATIONS])
+        await migrate(dsn, audience.migrations())
         pool = await create_pool(dsn, max_size=2)
         try:
-            admin = CredentialAdmin(PostgresCredentialStore(pool), clock=lambda: datetime.now(UTC))
+            admin = CredentialAdmin(audience.store(pool), clock=lambda: datetime.now(UTC))
             return await use(admin)
         finally:
             await pool.close()
@@ -104,13 +139,13 @@ def _with_admin(database: str | None, use: Callable[[CredentialAdmin], Awaitable
         raise typer.Exit(1) from exc
 
 
-def _as_dict(c: StoredCredential, now: datetime) -> dict[str, Any]:
+def as_dict(c: StoredCredential[Any], now: datetime, noun: str = "agency") -> dict[str, Any]:
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat(timespec="seconds") if moment else None
 
     return {
         "credential_id": c.credential_id,
-        "agency": c.agency.value,
+        noun: c.principal.value,
         "label": c.label,
         "status": c.status(now),
         "created_at": iso(c.created_at),
@@ -120,14 +155,17 @@ def _as_dict(c: StoredCredential, now: datetime) -> dict[str, Any]:
     }
 
 
-def _print_new_key(c: StoredCredential, key_text: str, as_json: bool, note: str) -> None:
+def print_new_key(
+    c: StoredCredential[Any], key_text: str, as_json: bool, note: str, noun: str = "agency"
+) -> None:
     if as_json:
-        typer.echo(json.dumps({**_as_dict(c, c.created_at), "key": key_text}, indent=2))
+        typer.echo(json.dumps({**as_dict(c, c.created_at, noun), "key": key_text}, indent=2))
     else:
         typer.echo(key_text)
+    holder = "the partner" if noun == "agency" else "its holder"
     typer.secho(
-        f"{note} Credential {c.credential_id} for {c.agency.value}. The key above is shown "
-        "once; give it to the partner over a secure channel.",
+        f"{note} Credential {c.credential_id} for {c.principal.value}. The key above is shown "
+        f"once; give it to {holder} over a secure channel.",
         err=True,
         fg="yellow",
     )
@@ -143,8 +181,8 @@ def add(
     as_json: JsonOut = False,
 ) -> None:
     """Issue a new API key for AGENCY and print it (once)."""
-    credential, key = _with_admin(database, lambda a: a.add(agency, name))
-    _print_new_key(credential, key.text, as_json, "Issued.")
+    credential, key = with_admin(AGENCIES, database, lambda a: a.add(agency, name))
+    print_new_key(credential, key.text, as_json, "Issued.")
 
 
 @agencies_app.command("rotate")
@@ -158,11 +196,18 @@ def rotate(
     as_json: JsonOut = False,
 ) -> None:
     """Issue a new key for the same agency; the old key stops after --grace."""
+    rotate_key(AGENCIES, credential_id, grace, database, as_json)
+
+
+def rotate_key(
+    audience: Audience[P], credential_id: str, grace: str, database: str | None, as_json: bool
+) -> None:
     period = parse_duration(grace)
-    credential, key = _with_admin(database, lambda a: a.rotate(credential_id, grace=period))
-    _print_new_key(
-        credential, key.text, as_json, f"Rotated {credential_id} (old key ends in {period})."
+    credential, key = with_admin(
+        audience, database, lambda a: a.rotate(credential_id, grace=period)
     )
+    note = f"Rotated {credential_id} (old key ends in {period})."
+    print_new_key(credential, key.text, as_json, note, audience.noun)
 
 
 @agencies_app.command("revoke")
@@ -171,31 +216,40 @@ def revoke(
     database: Database = None,
 ) -> None:
     """Revoke a key now (every ingress replica refuses it within its cache TTL)."""
-    credential = _with_admin(database, lambda a: a.revoke(credential_id))
+    revoke_key(AGENCIES, credential_id, database)
+
+
+def revoke_key(audience: Audience[P], credential_id: str, database: str | None) -> None:
+    credential = with_admin(audience, database, lambda a: a.revoke(credential_id))
     when = credential.revoked_at.isoformat(timespec="seconds") if credential.revoked_at else "?"
-    typer.echo(f"revoked {credential.credential_id} ({credential.agency.value}) at {when}")
+    typer.echo(f"revoked {credential.credential_id} ({credential.principal.value}) at {when}")
 
 
 @agencies_app.command("list")
 def list_(database: Database = None, as_json: JsonOut = False) -> None:
     """Every credential with its agency, status and last use (never the keys)."""
-    credentials = _with_admin(database, lambda a: a.list())
+    list_keys(AGENCIES, database, as_json)
+
+
+def list_keys(audience: Audience[P], database: str | None, as_json: bool) -> None:
+    credentials = with_admin(audience, database, lambda a: a.list())
     now = datetime.now(UTC)
-    rows = [_as_dict(c, now) for c in credentials]
+    rows = [as_dict(c, now, audience.noun) for c in credentials]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     else:
-        print_credentials(rows)
+        print_credentials(rows, audience.noun)
 
 
-def print_credentials(rows: Sequence[dict[str, Any]]) -> None:
-    table = Table(title=f"{len(rows)} agency credentials")
-    for col in ("credential", "agency", "label", "status", "created", "revoked at", "last used"):
+def print_credentials(rows: Sequence[dict[str, Any]], noun: str = "agency") -> None:
+    title = "agency credentials" if noun == "agency" else "ops credentials"
+    table = Table(title=f"{len(rows)} {title}")
+    for col in ("credential", noun, "label", "status", "created", "revoked at", "last used"):
         table.add_column(col)
     for r in rows:
         table.add_row(
             r["credential_id"],
-            r["agency"],
+            r[noun],
             r["label"],
             r["status"],
             r["created_at"] or "",

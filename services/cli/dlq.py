@@ -6,6 +6,10 @@ over its PostgreSQL and Kafka adapters. A refused replay — an unknown reason o
 already replayed, a letter that would loop back onto ``frontdoor.deadletter`` — is one line on
 stderr and exit code 2; an unreachable database or broker is one line and exit code 1. Never a
 traceback.
+
+Letters whose value is not a JSON object (a PNG replayed as "events", bytes no partner meant) are
+refused too, unless ``--raw``: no fix makes them readable, and re-sending them only puts them
+back on the dead-letter topic. A filter that matches nothing waiting says so and sends nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ from services.deadletter.adapters.kafka import KafkaResender
 from services.deadletter.adapters.postgres import PostgresReplayBook, list_letters
 from services.deadletter.config import CONSUMER
 from services.deadletter.domain.letters import shown
-from services.deadletter.domain.replay import ReplayRefusedError, check_reason
+from services.deadletter.domain.replay import ReplayRefusedError, StoredLetter, check_reason
 from services.deadletter.handlers import replay_letters
+from services.deadletter.ports import ReplayBook
+
+MAX_NAMED = 10
 
 
 def _fail(command: str, message: str, code: int) -> NoReturn:
@@ -60,6 +67,19 @@ def _display(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+COUNT_SQL = "SELECT count(*) FROM deadletters WHERE $1 OR replayed_at IS NULL"
+
+
+async def count_deadletters(endpoints: Endpoints, include_replayed: bool) -> int:
+    """How many letters ``dlq list`` could show (waiting, or every one with ``--all``)."""
+    async with _translated("list"):
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            return int(await conn.fetchval(COUNT_SQL, include_replayed))
+        finally:
+            await conn.close()
+
+
 async def fetch_deadletters(
     endpoints: Endpoints, include_replayed: bool, limit: int
 ) -> list[dict[str, Any]]:
@@ -72,8 +92,11 @@ async def fetch_deadletters(
     return [_display(r) for r in rows]
 
 
-def print_deadletters(rows: Sequence[dict[str, Any]]) -> None:
-    table = Table(title=f"{len(rows)} dead letters (newest first)")
+def print_deadletters(rows: Sequence[dict[str, Any]], total: int | None = None) -> None:
+    """The table, and "showing N of M" when there are more than it shows."""
+    shown = f"showing {len(rows):,} of {total:,}" if total is not None else f"{len(rows):,}"
+    word = "dead letter" if (total if total is not None else len(rows)) == 1 else "dead letters"
+    table = Table(title=f"{shown} {word} (newest first)")
     for col in ("id", "failed at", "reason", "from", "error"):
         table.add_column(col)
     for r in rows:
@@ -87,16 +110,52 @@ def print_deadletters(rows: Sequence[dict[str, Any]]) -> None:
     Console().print(table)
 
 
+def is_json_object(value: bytes | None) -> bool:
+    if value is None:
+        return False
+    try:
+        return isinstance(orjson.loads(value), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+class JsonOnlyBook:
+    """A ``ReplayBook`` that refuses the replay when a chosen letter is not a JSON object."""
+
+    def __init__(self, book: ReplayBook) -> None:
+        self._book = book
+
+    async def select(self, ids: Sequence[int] | None, reason: str | None) -> list[StoredLetter]:
+        found = await self._book.select(ids, reason)
+        waiting = [letter for letter in found if letter.replayed_at is None]
+        if garbage := [letter.id for letter in waiting if not is_json_object(letter.value)]:
+            named = ", ".join(str(i) for i in garbage[:MAX_NAMED])
+            more = f" and {len(garbage) - MAX_NAMED} more" if len(garbage) > MAX_NAMED else ""
+            raise ReplayRefusedError(
+                f"{len(garbage)} of the {len(waiting)} letters chosen are not JSON objects "
+                f"(letter {named}{more}): re-sending them would only dead-letter them again; "
+                "choose others with --id, or pass --raw to re-send them anyway"
+            )
+        return found
+
+    async def take(self, ids: Sequence[int]) -> list[int]:
+        return await self._book.take(ids)
+
+    async def give_back(self, ids: Sequence[int]) -> None:
+        await self._book.give_back(ids)
+
+
 async def replay_deadletters(
-    endpoints: Endpoints, ids: Sequence[int] | None, reason: str | None
+    endpoints: Endpoints, ids: Sequence[int] | None, reason: str | None, *, raw: bool = False
 ) -> int:
     """Re-send the chosen letters; a refusal exits with code 2 (see the module docstring)."""
     async with _translated("replay"):
         check_reason(reason)  # a usage error needs no database
         pool = await create_pool(endpoints.database_url, max_size=2)
         try:
+            book: ReplayBook = PostgresReplayBook(PostgresLedger(pool), consumer=CONSUMER)
             return await replay_letters(
-                PostgresReplayBook(PostgresLedger(pool), consumer=CONSUMER),
+                book if raw else JsonOnlyBook(book),
                 KafkaResender(endpoints.bootstrap_servers),
                 ids=ids,
                 reason=reason,

@@ -3,7 +3,8 @@
 The figures come from the running ops service (``frontdoor worker ops``, part of ``frontdoor dev``)
 when it watches the same broker, because time lag and the Burrow status need a history of polls
 that service keeps. Its address is ``FRONTDOOR_OPS_URL``, else
-``http://127.0.0.1:$FRONTDOOR_OPS_PORT`` (port 8080 by default). When no ops service answers for
+``http://127.0.0.1:$FRONTDOOR_OPS_PORT`` (port 8080 by default), asked with the local ops key
+(``FRONTDOOR_OPS_KEY``, else ``frontdoor dev``'s state file). When no ops service answers for
 this broker, the command polls the broker itself (`LOCAL_POLLS` polls, `LOCAL_INTERVAL` seconds
 apart) and says under the table that the seconds and statuses rest on those few seconds only.
 
@@ -47,9 +48,17 @@ def ops_url() -> str:
 
 
 def from_ops_service(endpoints: Endpoints, url: str) -> dict[str, Any] | None:
-    """The ops service's /api/lag when it answers, has polled, and watches this broker."""
+    """The ops service's /api/lag when it answers, has polled, and watches this broker.
+
+    It is asked with the ops key of ``FRONTDOOR_OPS_KEY``, else the one ``frontdoor dev`` wrote
+    to its state file; without a key (or with a role that may not read lag) it answers 401/403
+    and the figures are sampled here instead."""
+    from services.cli.opskeys import local_key
+
+    key = local_key()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        response = httpx.get(f"{url}/api/lag", timeout=2.0)
+        response = httpx.get(f"{url}/api/lag", timeout=2.0, headers=headers)
         response.raise_for_status()
         doc: dict[str, Any] = response.json()
     except (httpx.HTTPError, ValueError):

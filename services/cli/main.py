@@ -11,17 +11,75 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import sys
-from datetime import date, datetime
+from collections.abc import Iterator, MutableMapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
-from services.common.logging import configure_logging
+LAZY_GROUPS = {
+    "agencies": ("services.cli.agencies", "agencies_app"),
+    "ops-keys": ("services.cli.opskeys", "ops_keys_app"),
+    "audit": ("services.cli.audit", "audit_app"),
+    "ooh": ("services.cli.ooh", "ooh_app"),
+    "returns": ("services.cli.returns", "returns_app"),
+}
+"""Command groups imported when used or listed, not at start-up: `frontdoor sla` should not pay
+for the returns, out-of-hours and audit modules (0.5 s of imports) to draw its board."""
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """A group's commands: every name is listed, a lazy group is imported when first looked up."""
+
+    def __init__(self, loaded: MutableMapping[str, Any]) -> None:
+        self._loaded = dict(loaded)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded and name in LAZY_GROUPS:
+            module, attribute = LAZY_GROUPS[name]
+            group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+            group.name = name
+            self._loaded[name] = group
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._loaded
+        yield from (n for n in LAZY_GROUPS if n not in self._loaded)
+
+    def __len__(self) -> int:
+        return len(set(self._loaded) | set(LAZY_GROUPS))
+
+
+class _LazyGroup(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names only: nothing imported until one is used
+
+
+def configure_logging(*, level: str | None = None) -> None:
+    """services.common.logging's, imported when a command logs (structlog is slow to import)."""
+    from services.common.logging import configure_logging as configure
+
+    configure(level=level)
+
 
 app = typer.Typer(
+    cls=_LazyGroup,
     help="frontdoor: the event backbone of a children's services front door (MASH).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -88,15 +146,23 @@ def dev(
     try:
         supervisor.record()
         infra.initialise()
+        from services.cli.opskeys import issue_dev_key
+
+        supervisor.state_extra["ops_key"] = issue_dev_key(infra.endpoints.database_url)
     except BaseException:
         supervisor.shutdown()
         raise
 
     def announce() -> None:
+        from services.cli.lag import ops_url
+        from services.common.settings import state_path
+
         typer.echo(
             f"frontdoor dev: broker {infra.endpoints.bootstrap_servers}, database "
             f"{infra.endpoints.database_url}\n  logs in {directory / 'logs'}; "
-            "Ctrl-C stops everything"
+            "Ctrl-C stops everything\n"
+            f'  ops dashboard {ops_url()}/ — sign in with the local ops key ("ops_key" in '
+            f"{state_path(directory)}, readable by you only; `frontdoor lag` uses it)"
         )
 
     raise typer.Exit(supervisor.run(on_ready=announce))
@@ -105,9 +171,13 @@ def dev(
 @app.command()
 def init(bootstrap: Bootstrap = None, database: Database = None) -> None:
     """Create the topics (explicit partition counts) and apply the database migrations."""
+    import logging
+
     from services.cli.stack import initialise
 
     configure_logging()
+    # a broker that cannot be reached is said once, by frontdoor's own line (services/cli/errors.py)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     asyncio.run(initialise(_endpoints(bootstrap, database)))
     typer.echo("topics and migrations are in place")
 
@@ -137,7 +207,8 @@ def worker(
 
 @app.command()
 def simulate(
-    days: Annotated[int, typer.Option(help="Days of partner traffic to generate.")] = 30,
+    *,
+    days: Annotated[int, typer.Option(min=1, help="Days of partner traffic to generate.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same feed.")] = 1,
     out: Annotated[
         Path | None, typer.Option(help="Output file (JSON lines); stdout if omitted.")
@@ -146,17 +217,30 @@ def simulate(
         str | None, typer.Option(help="First day, YYYY-MM-DD (default: DAYS before today).")
     ] = None,
     scale: Annotated[
-        float, typer.Option(help="Volume multiplier (1 = a borough like Rotherham).")
+        float, typer.Option(min=0, help="Volume multiplier (1 = a borough like Rotherham).")
     ] = 1.0,
+    child_prefix: Annotated[
+        str | None,
+        typer.Option(help="Start of every child and family id (default S<seed>: one per seed)."),
+    ] = None,
 ) -> None:
     """Write a realistic synthetic partner feed as JSON lines."""
     from datetime import timedelta
 
-    from services.simulate.cli import write_feed
+    from services.cli.errors import output_file, parse_day
+    from services.simulate.cli import CHILD_PREFIX, write_feed
 
+    if child_prefix is not None and not CHILD_PREFIX.fullmatch(child_prefix):
+        raise typer.BadParameter(
+            "up to 20 letters or digits (LAchildID is alphanumeric, DfE rule 1580)",
+            param_hint="--child-prefix",
+        )
     today = datetime.now(ZoneInfo("Europe/London")).date()
-    first = date.fromisoformat(start) if start else today - timedelta(days=days)
-    count = write_feed(out, days=days, seed=seed, start=first, scale=scale)
+    first = parse_day(start, "--start") or today - timedelta(days=days)
+    output_file(out, overwrite=True)  # a feed is regenerated in place; its folder must exist
+    count = write_feed(
+        out, days=days, seed=seed, start=first, scale=scale, child_prefix=child_prefix
+    )
     if out is not None:
         typer.echo(f"wrote {count} events to {out}", err=True)
 
@@ -166,14 +250,28 @@ def replay(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON-lines file")],
     bootstrap: Bootstrap = None,
     database: Database = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Send lines that are not JSON objects too (testing).")
+    ] = False,
 ) -> None:
     """Publish a JSON-lines file to partner.events, with a progress bar."""
+    import logging
+
     from rich.progress import Progress
 
-    from services.cli.replay import publish_lines, read_lines
+    from services.cli.replay import not_json_lines, publish_lines, read_lines
 
-    endpoints = _endpoints(bootstrap, database)
     lines = read_lines(file)
+    if not raw and (problem := not_json_lines(file, lines)):
+        typer.secho(
+            f"frontdoor replay: {problem}; nothing published (--raw sends anyway)",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    endpoints = _endpoints(bootstrap, database or "(a replay needs no database)")
+    # a broker that cannot be reached is said once, by frontdoor's own line (services/cli/errors.py)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     with Progress(disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task(f"replaying {file.name}", total=len(lines))
         sent = asyncio.run(
@@ -182,6 +280,46 @@ def replay(
             )
         )
     typer.echo(f"published {sent} events to partner.events", err=True)
+
+
+@app.command()
+def rebuild(
+    view: Annotated[
+        str | None,
+        typer.Option(help="Only this service's views: screening, conferences, outofhours, sla."),
+    ] = None,
+    bootstrap: Bootstrap = None,
+    database: Database = None,
+) -> None:
+    """Recompute the materialised views from `events` (not Kafka) and swap them in at once."""
+    from rich.progress import Progress
+
+    from services.cli import rebuild as rebuilding
+
+    try:
+        names = rebuilding.targets(view)
+    except rebuilding.UnknownViewError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    # a line per record and subscription would drown the progress bar: warnings and errors only
+    configure_logging(level=os.environ.get("FRONTDOOR_REBUILD_LOG_LEVEL", "WARNING"))
+    endpoints = _endpoints(bootstrap, database)
+    with Progress(disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(f"rebuilding {', '.join(names)}", total=None)
+        report = asyncio.run(
+            rebuilding.run(
+                endpoints,
+                names,
+                on_total=lambda n: progress.update(task, total=n),
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        )
+    rows = ", ".join(f"{t} {n}" for t, n in report.rows.items())
+    typer.echo(
+        f"rebuilt {', '.join(names)} from {report.events + report.delta_events} events "
+        f"in {report.seconds.get('total', 0):.1f}s: {rows}",
+        err=True,
+    )
 
 
 @app.command("demo-feed", hidden=True)
@@ -202,16 +340,21 @@ def dlq_list(
     all_: Annotated[
         bool, typer.Option("--all", help="Include dead letters already replayed.")
     ] = False,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
 ) -> None:
     """Dead letters, newest first, with their reasons."""
-    from services.cli.dlq import fetch_deadletters, print_deadletters
+    from services.cli.dlq import count_deadletters, fetch_deadletters, print_deadletters
 
-    rows = asyncio.run(fetch_deadletters(_endpoints(bootstrap, database), all_, limit))
+    endpoints = _endpoints(bootstrap, database)
+    rows = asyncio.run(fetch_deadletters(endpoints, all_, limit))
+    total = asyncio.run(count_deadletters(endpoints, all_))
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
+        typer.echo(f"showing {len(rows):,} of {total:,} dead letters", err=True)
     else:
-        print_deadletters(rows)
+        print_deadletters(rows, total)
+        if len(rows) < total:
+            typer.echo(f"more with --limit {total}")
 
 
 @dlq_app.command("replay")
@@ -224,28 +367,66 @@ def dlq_replay(
     reason: Annotated[
         str | None, typer.Option(help="Only dead letters with this dlq.reason.")
     ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Re-send letters that are not JSON objects too.")
+    ] = False,
 ) -> None:
     """Re-submit dead letters to their original topic (after the fix) and mark them replayed."""
     from services.cli.dlq import replay_deadletters
 
-    count = asyncio.run(replay_deadletters(_endpoints(bootstrap, database), ids, reason))
-    typer.echo(f"replayed {count} dead letters", err=True)
+    count = asyncio.run(replay_deadletters(_endpoints(bootstrap, database), ids, reason, raw=raw))
+    if count == 0:
+        which = f" with reason {reason}" if reason else ""
+        typer.echo(f"no dead letters waiting{which}; nothing re-sent", err=True)
+    else:
+        typer.echo(f"replayed {count} dead letter{'s' if count != 1 else ''}", err=True)
 
 
 @app.command()
 def sla(
-    bootstrap: Bootstrap = None,
+    *,
     database: Database = None,
-    as_json: JsonOut = False,
-    kind: Annotated[str | None, typer.Option(help="Only timers of this kind (e.g. icpc).")] = None,
+    _bootstrap: Annotated[str | None, typer.Option("--bootstrap", hidden=True)] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Every matching clock as a JSON array (streamed).")
+    ] = False,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(help="Only clocks of this kind (repeatable; e.g. icpc, supervision)."),
+    ] = None,
+    child: Annotated[str | None, typer.Option(help="Only this child's clocks.")] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="open, breached, met, cancelled or live (repeatable; default live)."),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="Due in FROM..TO (YYYY-MM-DD, London days, either end open)."),
+    ] = None,
     breaching: Annotated[
-        bool, typer.Option(help="Only timers past or near their deadline.")
+        bool, typer.Option(help="Only clocks past their deadline or due before tonight.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Show this many (default 20 on a terminal).")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every matching clock, every status unless --status.")
     ] = False,
 ) -> None:
-    """Open statutory timers (SLA clocks), soonest deadline first."""
+    """SLA clocks: what is due next and can still be met first, then the breached count."""
     from services.cli.sla import sla_command
 
-    sla_command(_endpoints(bootstrap, database), as_json=as_json, kind=kind, breaching=breaching)
+    sla_command(
+        _endpoints("(the SLA board needs no broker)", database),
+        as_json=as_json,
+        kind=kind,
+        breaching=breaching,
+        child=child,
+        status=status,
+        period=period,
+        limit=limit,
+        show_all=all_,
+    )
 
 
 @app.command()
@@ -259,6 +440,19 @@ def conferences(
 
 
 @app.command()
+def workforce(
+    bootstrap: Bootstrap = None,
+    database: Database = None,
+    as_json: JsonOut = False,
+    team: Annotated[str | None, typer.Option(help="Only this team (its id).")] = None,
+) -> None:
+    """Teams, workers, caseloads (DfE, weighted), supervision, NQSW protections, overdue items."""
+    from services.cli.workforce import workforce_command
+
+    workforce_command(_endpoints(bootstrap, database), as_json=as_json, team=team)
+
+
+@app.command()
 def lag(bootstrap: Bootstrap = None, database: Database = None, as_json: JsonOut = False) -> None:
     """Consumer lag per group and partition, in offsets and seconds, with Burrow-style status."""
     from services.cli.lag import lag_command
@@ -266,21 +460,11 @@ def lag(bootstrap: Bootstrap = None, database: Database = None, as_json: JsonOut
     lag_command(_endpoints(bootstrap, database), as_json=as_json)
 
 
-def _mount_subcommands() -> None:
-    from services.cli.agencies import agencies_app
-    from services.cli.ooh import ooh_app
-    from services.cli.returns import returns_app
-
-    app.add_typer(agencies_app, name="agencies")
-    app.add_typer(ooh_app, name="ooh")
-    app.add_typer(returns_app, name="returns")
-
-
-_mount_subcommands()
-
-
 def main() -> None:
-    app()
+    """``frontdoor``: every failure is one line on stderr, never a traceback (cli/errors.py)."""
+    from services.cli.errors import run
+
+    sys.exit(run(app))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ first, with the reasons for decisions (a table, or JSON with ``--json``), and pu
 ``ooh.handover_published`` (parts already published are not sent again; ``--no-publish`` only
 previews). ``ack`` is the day team acknowledging that handover, which meets each part's 09:00
 clock. A night is named by the date its shift starts (``--night 2024-06-07`` is Friday 17:00 to
-Monday 09:00); by default ``watch`` shows the shift under way (or tonight's, in office hours) and
-``handover``/``ack`` the shift whose handover is owed now.
+Monday 09:00); by default ``watch`` shows the shift under way (or tonight's, in office hours),
+``handover`` the shift whose handover is owed now or, when nothing happened in it, the most
+recent night with activity, and ``ack`` the shift whose handover is owed now.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -27,6 +29,7 @@ from services.common.calendar import WorkingCalendar, to_london
 from services.common.logging import configure_logging
 from services.common.settings import Endpoints, StackNotFoundError, resolve_endpoints
 from services.outofhours.config import OohSettings
+from services.outofhours.domain.handover import night_to_hand_over
 from services.outofhours.domain.shifts import Shift, shift_for, shift_of_night, shift_to_hand_over
 
 ooh_app = typer.Typer(
@@ -61,6 +64,12 @@ def _endpoints(bootstrap: str | None, database: str | None) -> Endpoints:
     except StackNotFoundError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
+
+
+def _quiet_logs() -> None:
+    """A command's answer is its table or JSON: log lines (info and below) would only bury it,
+    so they stay off unless ``FRONTDOOR_LOG_LEVEL`` asks for them."""
+    configure_logging(level=os.environ.get("FRONTDOOR_LOG_LEVEL", "WARNING"))
 
 
 def _now() -> datetime:
@@ -184,7 +193,29 @@ def handover_json(report: Any) -> dict[str, Any]:
     }
 
 
-def print_handover(report: Any, *, team: str) -> None:
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def handover_summary(report: Any, *, published: bool) -> str:
+    """The last line: how many children, and what was (or, in a preview, would be) published —
+    counted against the parts the record already holds, never guessed."""
+    known = set().union(*(s.event_ids for s in report.status.values())) if report.status else set()
+    already = sum(1 for e in report.events if e.event_id in known)
+    children = _count(len(report.parts), "child", "children")
+    if not published:
+        waiting = len(report.events) - already
+        return (
+            f"{children}; preview only, nothing was published: "
+            f"{_count(waiting, 'part', 'parts')} would be published, {already} already published."
+        )
+    return (
+        f"{children}; {_count(report.sent, 'handover part', 'handover parts')} published now, "
+        f"{already} already published."
+    )
+
+
+def print_handover(report: Any, *, team: str, published: bool = True) -> None:
     shift = report.record.shift
     console = Console()
     title = (
@@ -200,10 +231,11 @@ def print_handover(report: Any, *, team: str) -> None:
             ack = (
                 f"acknowledged {to_london(i.acknowledged_at):%H:%M} {i.acknowledged_by or ''}"
                 if i.acknowledged_at
-                else "NOT ACKNOWLEDGED"
+                else "NOT ACKNOWLEDGED by the duty worker"
             )
-            what = f"crisis: {i.reason.value.replace('_', ' ')}"
-            rows.append((what, f"{to_london(i.happened_at):%a %H:%M}", i.explanation, ack))
+            what = f"crisis: {i.reason.value.replace('_', ' ')}\n{ack.strip()}"
+            # the reasons for decisions belong to the actions below; a crisis item has none
+            rows.append((what, f"{to_london(i.happened_at):%a %H:%M}", i.explanation, "—"))
         for a in part.actions:
             what = f"action: {a.kind.value.replace('_', ' ')} ({a.worker})"
             rows.append((what, f"{to_london(a.action_at):%a %H:%M}", a.summary, a.decision_reason))
@@ -222,10 +254,7 @@ def print_handover(report: Any, *, team: str) -> None:
     console.print(table)
     if not report.parts:
         console.print("Nothing happened out of hours that night.")
-    console.print(
-        f"{len(report.parts)} children; {report.sent} handover part(s) published now, "
-        f"{len(report.events) - report.sent} already published."
-    )
+    console.print(handover_summary(report, published=published))
 
 
 @ooh_app.command()
@@ -247,18 +276,24 @@ def handover(
     from services.outofhours.bootstrap import open_ports
     from services.outofhours.handlers import publish_handover
 
-    configure_logging()
+    _quiet_logs()
     settings = OohSettings()
     calendar = WorkingCalendar.england_and_wales()
     now = _now()
-    shift = _night(night, calendar, settings) or shift_to_hand_over(
-        now, calendar, settings.office_hours()
-    )
+    office = settings.office_hours()
+    named = _night(night, calendar, settings)
     endpoints = _endpoints(bootstrap, database)
     receiving = team or settings.day_team
 
     async def run() -> Any:
         async with open_ports(endpoints) as ports:
+            shift = named
+            if shift is None:
+                owed = shift_to_hand_over(now, calendar, office)
+                latest = await ports.reader.latest_active_night(owed.starts_at)
+                shift = night_to_hand_over(
+                    owed, latest, lambda moment: shift_for(moment, calendar, office)
+                )
             return await publish_handover(
                 ports.reader, ports.announcements, shift, team=receiving, at=now, publish=publish
             )
@@ -267,7 +302,7 @@ def handover(
     if as_json:
         typer.echo(json.dumps(_plain(handover_json(report)), indent=2))
     else:
-        print_handover(report, team=receiving)
+        print_handover(report, team=receiving, published=publish)
 
 
 # -- ack ----------------------------------------------------------------------------------------
@@ -290,10 +325,11 @@ def ack(
     as_json: JsonOut = False,
 ) -> None:
     """The day team acknowledges the night's handover (meets its 09:00 clock)."""
+    from services.outofhours.adapters.teams import known_teams
     from services.outofhours.bootstrap import open_ports
     from services.outofhours.handlers import NoHandoverError, acknowledge_handover
 
-    configure_logging()
+    _quiet_logs()
     settings = OohSettings()
     calendar = WorkingCalendar.england_and_wales()
     now = _now()
@@ -301,6 +337,15 @@ def ack(
         now, calendar, settings.office_hours()
     )
     endpoints = _endpoints(bootstrap, database)
+    known = asyncio.run(known_teams(endpoints.database_url, (settings.day_team, "MASH")))
+    if team not in known:
+        shown = ", ".join(known[:20]) + (f" … ({len(known)} in all)" if len(known) > 20 else "")
+        typer.secho(
+            f"unknown team {team!r}: give one of the teams frontdoor knows ({shown})",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
 
     async def run() -> Any:
         async with open_ports(endpoints) as ports:

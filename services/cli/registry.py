@@ -42,6 +42,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "services.conferences.bootstrap",
         "casework → conferences, invitations, plans",
     ),
+    ServiceSpec(
+        "workforce",
+        "services.workforce.bootstrap",
+        "workforce + casework → directory, caseloads, supervision clocks, alerts",
+    ),
     ServiceSpec("ops", "services.ops.bootstrap", "dashboard, lag, /metrics on :8080"),
     ServiceSpec(
         "ingress", "services.ingress.bootstrap", "HTTP partner submissions → partner.events"

@@ -1,9 +1,10 @@
 """``frontdoor returns``: Ofsted Annex A lists and the DfE CIN census from the event history.
 
 ``annex-a --as-of DATE`` writes lists 1, 3, 4, 5 and 7 (CSV files, or one workbook with
-``--format xlsx``) for the six months before DATE, and a CSV of the gaps found.
-``cin-census --year YYYY`` writes the census XML for the year ending 31 March YYYY and a CSV of
-the children left out and the queries; ``--strict`` makes a left-out child fail the command.
+``--format xlsx``) for the six months before DATE (default today), and a CSV of the gaps found.
+``cin-census --year YYYY`` writes the census XML for the year ending 31 March YYYY (default the
+year in progress) and a CSV of the children left out and the queries; ``--strict`` makes a
+left-out child fail the command.
 Both read only the ``events`` table, found like every command: ``--database``, else
 ``DATABASE_URL``, else the running ``frontdoor dev`` stack. Returns need no broker.
 """
@@ -31,6 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from services.common.calendar import LONDON
 from services.returns.domain.issues import Issue
 
 returns_app = typer.Typer(
@@ -97,9 +99,17 @@ def _issue_table(issues: Iterable[Issue], title: str) -> Table:
     return table
 
 
+def _today() -> date:
+    """Today in England (a return's dates are Europe/London dates)."""
+    return datetime.now(LONDON).date()
+
+
 @returns_app.command("annex-a")
 def annex_a_command(
-    as_of: Annotated[str, typer.Option("--as-of", help="Inspection date YYYY-MM-DD (excluded).")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Inspection date YYYY-MM-DD (excluded) (default: today)."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("annex-a"),
     fmt: Annotated[
         Literal["csv", "xlsx"], typer.Option("--format", help="csv (one file per list) or xlsx.")
@@ -107,10 +117,12 @@ def annex_a_command(
     database: Database = None,
 ) -> None:
     """Ofsted Annex A lists 1, 3, 4, 5 and 7 for the six months before --as-of."""
+    from services.cli.errors import output_folder, parse_day
     from services.returns.adapters.events import PostgresEventSource
     from services.returns.handlers import export_annex_a
 
-    day = date.fromisoformat(as_of)
+    day = parse_day(as_of, "--as-of") or _today()
+    output_folder(out)
     source = PostgresEventSource(_database_url(database))
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -128,7 +140,12 @@ def annex_a_command(
 
 @returns_app.command("cin-census")
 def cin_census_command(
-    year: Annotated[int, typer.Option("--year", help="Census year ending 31 March YYYY.")],
+    year: Annotated[
+        int | None,
+        typer.Option(
+            "--year", help="Census year ending 31 March YYYY (default: the year in progress)."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output XML file.")] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail (exit 1) when any child had to be left out.")
@@ -141,7 +158,13 @@ def cin_census_command(
     from services.returns.config import ReturnsSettings
     from services.returns.handlers import EmptyCensusError, export_cin_census
 
+    if year is None:
+        today = _today()
+        year = today.year + 1 if today.month > 3 else today.year
+    from services.cli.errors import output_file
+
     target = out or Path(f"cin_census_{year}.xml")
+    output_file(target, overwrite=True)  # the year's return is regenerated in place
     source = PostgresEventSource(_database_url(database))
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -170,3 +193,18 @@ def cin_census_command(
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     if strict and census.left_out:
         sys.exit(1)
+
+
+def _mount() -> None:
+    from services.cli.inspection import inspection_bundle_command
+
+    returns_app.command("inspection-bundle")(inspection_bundle_command)
+    from services.cli.csww import csww_command
+
+    returns_app.command("csww")(csww_command)
+    from services.cli.workforce_profile import workforce_profile_command
+
+    returns_app.command("workforce-profile")(workforce_profile_command)
+
+
+_mount()

@@ -151,6 +151,8 @@ class Supervisor:
     _broker_down: bool = False
     _stopping: bool = False
     _me: ProcessIdentity | None = None
+    state_extra: dict[str, str] = field(default_factory=dict)
+    """More for the state file (``frontdoor dev``'s local ops key)."""
 
     def env(self) -> dict[str, str]:
         return {
@@ -216,7 +218,12 @@ class Supervisor:
             for child in self.children:
                 self._start(child)
             self.record()
-            write_state(self.infra.endpoints, pid=os.getpid(), data_dir=self.infra.data_dir)
+            write_state(
+                self.infra.endpoints,
+                pid=os.getpid(),
+                data_dir=self.infra.data_dir,
+                extra=self.state_extra,
+            )
             if on_ready is not None:
                 on_ready()
             while not self._stopping:

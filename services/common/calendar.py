@@ -53,6 +53,32 @@ class OfficeHours(BaseModel):
 
 
 DEFAULT_OFFICE_HOURS = OfficeHours()
+"""The front door's office hours (DOMAIN.md §4: out of hours is 17:00–09:00 weekdays): the one
+home every service reads (SLA working hours, screening, out-of-hours shifts)."""
+
+TRIAGE_WINDOW_HOURS: dict[str, float] = {"red": 4.0, "amber": 24.0, "green": 72.0}
+"""MASH triage windows (DOMAIN.md §2, [LP], one force's example): ELAPSED hours from the
+notification, not office hours; red is worked to completion even out of hours, so it counts from
+the notification at any hour. The one home: SLA's `triage_window` deadline and screening's
+`screening_due_at` both call `triage_due_at`."""
+
+ENCOMPASS_AGE_RANGE: tuple[int, int] = (4, 17)
+"""Operation Encompass covers children of school age, reception (age 4) to 17 incl. FE colleges
+(DOMAIN.md §2), in whole years at the incident, both ends included. Read by screening and SLA."""
+
+
+def triage_due_at(notified_at: datetime, priority: str) -> datetime:
+    """When a triaged notification must be screened: `notified_at` + its window, elapsed hours.
+
+    DOMAIN.md §2: red 4 h, amber 24 h, green 72 h from the notification, whatever the hour.
+    `ValueError` for a priority without a window.
+    """
+    try:
+        hours = TRIAGE_WINDOW_HOURS[priority]
+    except KeyError:
+        known = ", ".join(TRIAGE_WINDOW_HOURS)
+        raise ValueError(f"no triage window for priority {priority!r} (known: {known})") from None
+    return add_hours(notified_at, hours)
 
 
 def _require_aware(moment: datetime) -> None:
@@ -267,5 +293,10 @@ class WorkingCalendar:
         """
         if n < 1:
             raise ValueError(f"the DfE count starts at day 1, got {n}")
-        first = start if self.is_working_day(start) else self.next_working_day(start)
-        return self.add_working_days(first, n - 1)
+        if self.is_working_day(start):
+            return self.add_working_days(start, n - 1)
+        # The validator adds pandas CustomBusinessDay(n - 1): from a weekend or bank holiday its
+        # first step lands on the next working day, which is therefore day 2's step, not day 1's
+        # (Sat 8 Jun 2024 + 15 → Thu 27 Jun: Mon 10 is reached by step 1 of 14). CBD(0) rolls
+        # forward to the next working day too, so n = 1 and n = 2 agree.
+        return self.add_working_days(self.next_working_day(start), max(n - 2, 0))

@@ -22,25 +22,25 @@ import orjson
 import pydantic
 
 from schemas.envelope import EventBase
-from schemas.errors import describe_validation_error
+from schemas.errors import ValueFreeError, describe_validation_error, scrub_values
 from schemas.headers import check_headers as check_record_headers
-from schemas.registry import UnknownEventType, parse_event
+from schemas.registry import UnknownEventType, UpcastFailedError, parse_event
 from services.common.deadletter import DeadLetterReason, Origin
 
 
-class OversizedEventError(ValueError):
+class OversizedEventError(ValueFreeError):
     """The record is larger than the consumer accepts."""
 
 
-class NotAnObjectError(ValueError):
+class NotAnObjectError(ValueFreeError):
     """The record is valid JSON but not a JSON object (or has no value)."""
 
 
-class ContractViolationError(ValueError):
+class ContractViolationError(ValueFreeError):
     """The event breaks its model; the message lists ``field.path: rule`` without values."""
 
 
-class BadHeaderError(ValueError):
+class BadHeaderError(ValueFreeError):
     """A record header is not UTF-8 text or carries control characters."""
 
 
@@ -78,7 +78,7 @@ def decode_event(value: bytes | None, *, max_bytes: int | None = None) -> Decode
     except orjson.JSONDecodeError as exc:
         return Refused(
             DeadLetterReason.DESERIALIZATION,
-            NotAnObjectError(f"not JSON: {str(exc).split(':', 1)[0]}"),
+            NotAnObjectError(f"not JSON: {scrub_values(str(exc).split(':', 1)[0], limit=200)}"),
         )
     if not isinstance(data, dict):
         return Refused(
@@ -87,7 +87,7 @@ def decode_event(value: bytes | None, *, max_bytes: int | None = None) -> Decode
         )
     try:
         event = parse_event(data)
-    except UnknownEventType as exc:
+    except (UnknownEventType, UpcastFailedError) as exc:
         return Refused(DeadLetterReason.VALIDATION, exc)
     except pydantic.ValidationError as exc:
         return Refused(

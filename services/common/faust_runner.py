@@ -193,5 +193,12 @@ def _register_agent(app: faust.App, shared: _Shared, sub: Subscription) -> None:
 
 def run_faust(service: Service, endpoints: Endpoints) -> None:
     app = build_app(service, endpoints)
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    # override_logging=False: keep the root handler configure_logging installed (one redacting
+    # chain for faust and mode too), instead of mode replacing it with a colour handler
+    worker = faust.Worker(
+        app, loglevel="WARNING", quiet=True, redirect_stdouts=False, override_logging=False
+    )
+    # no terminal spinner: even off a terminal it ends by writing "\b\x1b[?25h" to stdout, a
+    # stray non-JSON fragment in front of the next log line
+    worker.spinner = None
     worker.execute_from_commandline()

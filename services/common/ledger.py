@@ -169,11 +169,22 @@ class _PostgresUnit:
             _CLAIM_SQL, self._consumer, [i for i, _ in items], [h for _, h in items]
         )
         wanted = dict(items)
+        stored = {r["event_id"]: r["stored"] for r in rows if not r["fresh"]}
+        if unseen := [i for i, h in stored.items() if h is None]:
+            # a claim committed by a concurrent transaction while the insert waited on it is not
+            # in that statement's snapshot (READ COMMITTED): a statement of its own sees it
+            again = await self._conn.fetch(
+                "SELECT event_id, content_hash FROM processed_events "
+                "WHERE consumer = $1 AND event_id = ANY($2::uuid[])",
+                self._consumer,
+                unseen,
+            )
+            stored.update({r["event_id"]: r["content_hash"] for r in again})
         result: dict[UUID, Claim] = {}
         for r in rows:
             if r["fresh"]:
                 result[r["event_id"]] = Claim.FRESH
-            elif r["stored"] is not None and bytes(r["stored"]) != wanted[r["event_id"]]:
+            elif (h := stored[r["event_id"]]) is not None and bytes(h) != wanted[r["event_id"]]:
                 result[r["event_id"]] = Claim.CONFLICT
             else:
                 result[r["event_id"]] = Claim.REPEAT

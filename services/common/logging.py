@@ -1,9 +1,19 @@
-"""Structured logging for every frontdoor process.
+"""Structured logging for every frontdoor process, stdlib loggers included.
 
 structlog renders JSON when stdout is not a terminal (or ``FRONTDOOR_LOG_FORMAT=json``) and a
-readable console line otherwise. Logs carry event ids, types, child ids and offsets — never
-personal data: a processor drops any key on the deny-list (names, dates of birth, addresses,
-narrative), so a careless ``log.info(..., summary=...)`` cannot leak a child's story.
+readable console line otherwise. Invariant: no log line carries personal data, whoever wrote it.
+One processor chain (``shared_processors``) serves structlog's own loggers and — through
+``structlog.stdlib.ProcessorFormatter`` on the root handler — every stdlib logger (faust, mode,
+aiokafka, asyncpg, uvicorn). In that chain:
+
+- ``format_exception`` turns ``exc_info`` into text *inside* the chain: frames as Python prints
+  them, each exception's message replaced by ``schemas.errors.describe_exception`` (a pydantic
+  error's paths and rules, an asyncpg error without its DETAIL, anything else value-scrubbed);
+  exception locals are never shown;
+- ``redact`` drops every key on the deny-list at any depth (dicts and lists inside values, and
+  pydantic models, which are dumped first), replaces bytes by their length, and value-scrubs
+  (``schemas.errors.scrub_values``) a stdlib record's message and every free-text key
+  (``error``, ``exception``, ``detail``, …), where a library may have quoted a value.
 """
 
 from __future__ import annotations
@@ -11,49 +21,204 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+import traceback
+from collections.abc import Mapping, MutableMapping
+from datetime import date, datetime, time
+from enum import Enum
+from pathlib import PurePath
 from typing import Any
+from uuid import UUID
 
 import orjson
 import structlog
 
-#: Keys that may hold personal data. Matching is on the lower-cased key name.
+from schemas.errors import describe_exception, scrub_values
+
+#: Keys that may hold personal data (matched on the lower-cased key name, at any depth): the
+#: contract's person fields (schemas/child.py, the events' payloads) and free text.
 PERSONAL_DATA_KEYS = frozenset(
     {
         "given_name",
         "family_name",
         "name",
+        "names",
+        "full_name",
         "child_name",
         "first_name",
         "last_name",
+        "surname",
+        "preferred_name",
         "date_of_birth",
         "dob",
         "birth_date",
         "expected_birth_date",
+        "date_of_death",
+        "age",
+        "age_years",
         "address",
+        "address_line",
         "postcode",
+        "nhs_number",
+        "phone",
+        "telephone",
+        "email",
         "summary",
         "narrative",
         "notes",
         "description",
+        "reason_text",
         "payload",
         "body",
         "value",
         "child",
+        "parent",
+        "parents",
+        "household",
         "upn",
     }
 )
 
+#: Keys whose string values are free text a library may have filled with a quoted value.
+FREE_TEXT_KEYS = frozenset(
+    {"error", "exception_message", "message", "detail", "msg", "reason_detail"}
+)
 
-def drop_personal_data(
+_META = frozenset({"_record", "_from_structlog"})
+_SAFE_SCALARS = (bool, int, float, UUID, datetime, date, time, PurePath, Enum)
+
+
+def _frames(exc: BaseException) -> list[str]:
+    lines = ["Traceback (most recent call last):\n"] if exc.__traceback__ is not None else []
+    lines += traceback.format_tb(exc.__traceback__)
+    kind = type(exc)
+    qualname = kind.__qualname__
+    name = qualname if kind.__module__ == "builtins" else f"{kind.__module__}.{qualname}"
+    message = describe_exception(exc)
+    lines.append(f"{name}: {message}\n" if message else f"{name}\n")
+    return lines
+
+
+def formatted_exception(exc: BaseException) -> str:
+    """The traceback of ``exc`` and its causes, every message without values (see module doc)."""
+    chain: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, "direct cause"
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, "context"
+        else:
+            current = None
+    out: list[str] = []
+    for index, (item, _) in enumerate(reversed(chain)):
+        if index:
+            earlier_link = chain[len(chain) - index][1]
+            out.append(
+                "\nThe above exception was the direct cause of the following exception:\n\n"
+                if earlier_link == "direct cause"
+                else "\nDuring handling of the above exception, another exception occurred:\n\n"
+            )
+        out.extend(_frames(item))
+    return "".join(out).rstrip("\n")
+
+
+def format_exception(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Remove keys that may carry personal data; record that something was removed."""
-    removed = [k for k in event_dict if k.lower() in PERSONAL_DATA_KEYS]
-    for key in removed:
-        del event_dict[key]
+    """``exc_info`` (True, an exception or a ``sys.exc_info()`` tuple) → ``exception`` text."""
+    given = event_dict.get("exception")
+    if isinstance(given, str):  # a caller's own text, not ours: scrub it like any free text
+        event_dict["exception"] = scrub_values(given, limit=20_000)
+    exc_info = event_dict.pop("exc_info", None)
+    if not exc_info:
+        return event_dict
+    if isinstance(exc_info, BaseException):
+        exc: BaseException | None = exc_info
+    elif isinstance(exc_info, tuple):
+        exc = exc_info[1]
+    else:
+        exc = sys.exc_info()[1]
+    if exc is not None:
+        event_dict["exception"] = formatted_exception(exc)
+    return event_dict
+
+
+def _clean(value: Any, path: str, removed: list[str], *, free_text: bool) -> Any:  # noqa: PLR0911 - one return per kind of value
+    if value is None or isinstance(value, _SAFE_SCALARS):
+        return value
+    if isinstance(value, str):
+        return scrub_values(value, limit=20_000) if free_text else value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes>"
+    if hasattr(value, "model_dump") and callable(value.model_dump):
+        return _clean(value.model_dump(mode="json"), path, removed, free_text=free_text)
+    if isinstance(value, Mapping):
+        kept: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            where = f"{path}.{name}" if path else name
+            if name.lower() in PERSONAL_DATA_KEYS:
+                removed.append(where)
+                continue
+            kept[name] = _clean(
+                item, where, removed, free_text=free_text or name.lower() in FREE_TEXT_KEYS
+            )
+        return kept
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(item, path, removed, free_text=free_text) for item in value]
+    if isinstance(value, BaseException):
+        return describe_exception(value)
+    return scrub_values(str(value), limit=20_000)
+
+
+def redact(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Drop personal keys at any depth, scrub free text; name what was removed."""
+    removed: list[str] = []
+    foreign = event_dict.get("_from_structlog") is False
+    for key in list(event_dict):
+        if key in _META:
+            continue
+        if key.lower() in PERSONAL_DATA_KEYS:
+            del event_dict[key]
+            removed.append(key)
+            continue
+        free_text = key.lower() in FREE_TEXT_KEYS or (foreign and key == "event")
+        event_dict[key] = _clean(event_dict[key], key, removed, free_text=free_text)
     if removed:
         event_dict["redacted_keys"] = sorted(removed)
+    return event_dict
+
+
+def drop_personal_data(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The redaction step under its historical name."""
+    return redact(logger, method, event_dict)
+
+
+def shared_processors() -> list[Any]:
+    """Every processor but the renderer: the same for structlog and stdlib records."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        format_exception,
+        redact,
+    ]
+
+
+def _add_logger_name(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    record = event_dict.get("_record")
+    if record is not None:
+        event_dict.setdefault("logger", record.name)
     return event_dict
 
 
@@ -65,29 +230,43 @@ def configure_logging(*, level: str | None = None, json: bool | None = None) -> 
         json = fmt == "json" if fmt else not sys.stderr.isatty()
     renderer: Any
     factory: Any
+    text_renderer: Any
+    if json:
+        text_renderer = structlog.processors.JSONRenderer(
+            serializer=lambda obj, **kw: orjson.dumps(obj, **kw).decode()
+        )
+    else:
+        text_renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     if json and hasattr(sys.stderr, "buffer"):
         # the hot path: orjson straight to the byte stream (one line per processed message)
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
-    elif json:
-        renderer = structlog.processors.JSONRenderer()
-        factory = structlog.PrintLoggerFactory(file=sys.stderr)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = text_renderer
         factory = structlog.PrintLoggerFactory(file=sys.stderr)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            drop_personal_data,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared_processors(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level_name, logging.INFO)
         ),
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    foreign = [_add_logger_name, *shared_processors()]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=foreign,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, text_renderer],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # libraries (aiokafka, faust, mode, asyncpg, uvicorn) log at WARNING and above unless
+    # FRONTDOOR_LIBRARY_LOG_LEVEL asks for more; whatever the level, through the same chain
+    library_level = os.environ.get("FRONTDOOR_LIBRARY_LOG_LEVEL", "WARNING").upper()
+    root.setLevel(logging.getLevelNamesMapping().get(library_level, logging.WARNING))

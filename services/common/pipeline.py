@@ -14,7 +14,8 @@ returned. For each batch:
    ``validation`` dead letter.
 3. **Handle**: the service's handler gets the fresh events and a ``Unit`` — the transaction's
    connection for its adapters, ``emit`` for the records it causes, ``reject`` for an event that
-   breaks one of its own invariants.
+   breaks one of its own invariants, ``defer`` for one the world is not ready for (left
+   unclaimed, no dead letter: the handler keeps it and feeds it again itself).
 4. **Save**: the handler's writes, the claims and every emitted record and dead letter (into the
    outbox) commit together.
 5. **Relay** the committed outbox rows to Kafka, outside any transaction (``outbox.py``).
@@ -48,6 +49,7 @@ import orjson
 import structlog
 
 from schemas.envelope import EventBase
+from schemas.errors import describe_exception
 from schemas.topics import DEADLETTER
 from services.common.deadletter import DeadLetter, DeadLetterReason, Origin
 from services.common.decoding import Decoded, Refused, decode_record
@@ -104,6 +106,7 @@ class Unit:
     group: str
     emitted: list[OutboxRow] = field(default_factory=list)
     rejected: dict[UUID, str] = field(default_factory=dict)
+    deferred: set[UUID] = field(default_factory=set)
     notes: dict[UUID, dict[str, object]] = field(default_factory=dict)
 
     def emit(
@@ -123,6 +126,13 @@ class Unit:
         """Dead-letter ``delivery``; it is not marked processed, so a replay after a fix counts."""
         self.emitted.append(dead_letter_row(delivery.origin, reason, exc, self.group, self.now))
         self.rejected[delivery.id] = reason.value
+
+    def defer(self, delivery: Delivery) -> None:
+        """Not now: ``delivery`` is neither handled nor dead-lettered, and stays unclaimed, so
+        that the handler can take it up again later (it keeps what it needs to, in its own
+        transaction: e.g. the workforce service parks an event naming a team its directory has
+        not caught up with, services/workforce/handlers.py)."""
+        self.deferred.add(delivery.id)
 
     def note(self, delivery: Delivery, **fields: object) -> None:
         """Add fields to ``delivery`` 's canonical log line."""
@@ -158,6 +168,7 @@ class Outcome:
     repeats: int = 0
     ignored: int = 0
     dead_lettered: int = 0
+    deferred: int = 0
 
 
 def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
@@ -211,7 +222,7 @@ def dead_letter_row(
         origin=origin,
         reason=reason,
         exception_class=f"{type(exc).__module__}.{type(exc).__qualname__}",
-        exception_message=str(exc),
+        exception_message=describe_exception(exc),
         consumer_group=group,
         failed_at=now,
         extra_headers=((DLQ_ID_HEADER, str(letter_id_).encode()),),
@@ -277,8 +288,13 @@ class Pipeline:
         outcome = await self._until_done(wanted, dead)
         for item in items:
             if item.refused is not None:
-                self._log(item.origin, None, "deadlettered", reason=item.refused.reason.value,
-                          error_class=type(item.refused.error).__name__)
+                self._log(
+                    item.origin,
+                    None,
+                    "deadlettered",
+                    reason=item.refused.reason.value,
+                    error_class=type(item.refused.error).__name__,
+                )
             elif item.ignored:
                 pass  # not this subscription's: no line per skipped record
             elif item.repeat_in_batch and item.delivery is not None:
@@ -289,6 +305,7 @@ class Pipeline:
             repeats=outcome.repeats + sum(1 for i in items if i.repeat_in_batch),
             ignored=ignored,
             dead_lettered=outcome.dead_lettered + len(dead),
+            deferred=outcome.deferred,
         )
 
     # -- decoding -------------------------------------------------------------------------
@@ -383,7 +400,10 @@ class Pipeline:
         # the record itself keeps failing: dead-letter it, unclaimed, so a replay after a fix
         # is handled as new
         row = dead_letter_row(
-            delivery.origin, DeadLetterReason.PROCESSING, error, self.subscription.group,
+            delivery.origin,
+            DeadLetterReason.PROCESSING,
+            error,
+            self.subscription.group,
             self.clock(),
         )
         async with self.ledger.unit(self.subscription.consumer) as lu:
@@ -436,8 +456,9 @@ class Pipeline:
                     unit.reject(d, _reused(d.id))
             if fresh:
                 await self.handler(unit, fresh)
-            if unit.rejected:  # unclaimed, so that a replay after a fix is handled as new
-                await lu.release(list(unit.rejected))
+            if unit.rejected or unit.deferred:
+                # unclaimed: a replay after a fix, or the handler's own retry, is handled as new
+                await lu.release([*unit.rejected, *unit.deferred])
             stored = await lu.enqueue([*dead, *unit.emitted])
         await self._relay(stored)
         repeats = 0
@@ -445,14 +466,18 @@ class Pipeline:
             claim = claims.get(d.id)
             if d.id in unit.rejected:
                 self._log(d.origin, d, "deadlettered", reason=unit.rejected[d.id])
+            elif d.id in unit.deferred:
+                self._log(d.origin, d, "deferred", **unit.notes.get(d.id, {}))
             elif claim is Claim.FRESH:
                 self._log(d.origin, d, "handled", **unit.notes.get(d.id, {}))
             else:
                 repeats += 1
                 self._log(d.origin, d, "repeat")
-        rejected = len(unit.rejected)
-        return Outcome(handled=len(fresh) - sum(1 for d in fresh if d.id in unit.rejected),
-                       repeats=repeats, dead_lettered=rejected)
+        rejected, deferred = len(unit.rejected), len(unit.deferred - set(unit.rejected))
+        done = sum(1 for d in fresh if d.id in unit.rejected or d.id in unit.deferred)
+        return Outcome(
+            handled=len(fresh) - done, repeats=repeats, dead_lettered=rejected, deferred=deferred
+        )
 
     async def _relay(self, rows: Sequence[OutboxRow]) -> None:
         await self.relay.relay_or_defer(rows, producer=self.subscription.consumer)
@@ -486,6 +511,7 @@ def _sum(a: Outcome, b: Outcome) -> Outcome:
         repeats=a.repeats + b.repeats,
         ignored=a.ignored + b.ignored,
         dead_lettered=a.dead_lettered + b.dead_lettered,
+        deferred=a.deferred + b.deferred,
     )
 
 

@@ -12,6 +12,7 @@ only when the wait expires (REFERENCE.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -48,13 +49,13 @@ def origin_of(record: Any) -> Origin:
 
 class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self) -> None:
-        self.pending: set[int] = set()
+        self.pending: set[TopicPartition] = set()
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         return None
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.pending.update(tp.partition for tp in assigned)
+        self.pending.update(assigned)
 
 
 def new_consumer(sub: Subscription, bootstrap: str) -> AIOKafkaConsumer:
@@ -74,44 +75,67 @@ def new_consumer(sub: Subscription, bootstrap: str) -> AIOKafkaConsumer:
     )
 
 
-async def consume(sub: Subscription, resources: Resources, stop: asyncio.Event) -> None:
-    """Run ``sub`` until ``stop`` is set."""
+def by_group(subs: Sequence[Subscription]) -> list[list[Subscription]]:
+    """The subscriptions that share a consumer group, in declaration order: one consumer reads
+    all their topics (intake's shared topic and every agency lane are one group)."""
+    groups: dict[str, list[Subscription]] = {}
+    for sub in subs:
+        groups.setdefault(sub.group, []).append(sub)
+    for members in groups.values():
+        topics = [m.topic for m in members]
+        if len(set(topics)) != len(topics):
+            raise ValueError(f"group {members[0].group} subscribes to a topic twice: {topics}")
+    return list(groups.values())
+
+
+async def consume(
+    members: Sequence[Subscription], resources: Resources, stop: asyncio.Event
+) -> None:
+    """Run the subscriptions of one consumer group (one consumer, every topic) until ``stop``."""
     from services.common.runtime import make_catchup
 
-    consumer = new_consumer(sub, resources.endpoints.bootstrap_servers)
+    first = members[0]
+    consumer = new_consumer(first, resources.endpoints.bootstrap_servers)
     listener = _Assigned()
-    consumer.subscribe([sub.topic], listener=listener)
+    consumer.subscribe([m.topic for m in members], listener=listener)
     await consumer.start()
-    log.info("consumer_started", topic=sub.topic, group=sub.group, consumer=sub.consumer)
+    topics = [m.topic for m in members]
+    log.info("consumer_started", topics=topics, group=first.group, consumer=first.consumer)
     loop = asyncio.get_running_loop()
     try:
-        async with sub.handler(resources) as handler:
-            pipeline = Pipeline(sub, handler, resources.ledger, resources.relay)
-            catchup = make_catchup(sub, pipeline, resources)
+        async with contextlib.AsyncExitStack() as stack:
+            pipelines: dict[str, Pipeline] = {}
+            catchups = {}
+            for sub in members:
+                handler = await stack.enter_async_context(sub.handler(resources))
+                pipelines[sub.topic] = Pipeline(sub, handler, resources.ledger, resources.relay)
+                catchups[sub.topic] = make_catchup(sub, pipelines[sub.topic], resources)
             next_sweep = loop.time() + CATCHUP_INTERVAL
             while not stop.is_set():
                 if loop.time() >= next_sweep:
-                    listener.pending.update(tp.partition for tp in consumer.assignment())
+                    listener.pending.update(consumer.assignment())
                     next_sweep = loop.time() + CATCHUP_INTERVAL
                 if listener.pending:
-                    owned = {tp.partition for tp in consumer.assignment()}
-                    wanted, listener.pending = listener.pending & owned, set()
-                    await catchup.run(wanted)
-                batches = await consumer.getmany(timeout_ms=50, max_records=sub.max_batch)
+                    wanted, listener.pending = listener.pending & consumer.assignment(), set()
+                    for topic, catchup in catchups.items():
+                        parts = {tp.partition for tp in wanted if tp.topic == topic}
+                        if parts:
+                            await catchup.run(parts)
+                batches = await consumer.getmany(timeout_ms=50, max_records=first.max_batch)
                 beat()
-                records = [r for rs in batches.values() for r in rs]
-                if not records:
+                if not any(batches.values()):
                     continue
-                await pipeline.process([origin_of(r) for r in records])
+                for topic, pipeline in pipelines.items():
+                    records = [r for tp, rs in batches.items() if tp.topic == topic for r in rs]
+                    if records:
+                        await pipeline.process([origin_of(r) for r in records])
                 await _commit(consumer, batches)
     finally:
         await consumer.stop()
-        log.info("consumer_stopped", topic=sub.topic, group=sub.group)
+        log.info("consumer_stopped", topics=topics, group=first.group)
 
 
-async def _commit(
-    consumer: AIOKafkaConsumer, batches: dict[TopicPartition, Sequence[Any]]
-) -> None:
+async def _commit(consumer: AIOKafkaConsumer, batches: dict[TopicPartition, Sequence[Any]]) -> None:
     offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "") for tp, rs in batches.items() if rs}
     try:
         await consumer.commit(offsets)

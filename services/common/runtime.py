@@ -187,7 +187,7 @@ def run(service: Service, endpoints: Endpoints, runtime: Runtime | None = None) 
 async def run_aiokafka(
     service: Service, endpoints: Endpoints, stop: asyncio.Event | None = None
 ) -> None:
-    from services.common.runners import consume
+    from services.common.runners import by_group, consume
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -196,7 +196,7 @@ async def run_aiokafka(
             loop.add_signal_handler(sig, stop.set)
     async with open_resources(endpoints, pool_size=service.pool_size) as resources:
         jobs: list[Awaitable[None]] = [
-            consume(sub, resources, stop) for sub in service.subscriptions
+            consume(subs, resources, stop) for subs in by_group(service.subscriptions)
         ]
         jobs.append(resources.relay.sweep_forever(stop))
         jobs.append(retention.sweep_forever(resources.pool, stop))

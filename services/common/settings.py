@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,19 +33,30 @@ def state_path(data_dir: Path | None = None) -> Path:
     return (data_dir or project_data_dir()) / STATE_FILE
 
 
-def write_state(endpoints: Endpoints, *, pid: int, data_dir: Path | None = None) -> Path:
+def write_state(
+    endpoints: Endpoints,
+    *,
+    pid: int,
+    data_dir: Path | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> Path:
+    """The state file, readable by its owner only: ``extra`` may hold the dev stack's ops key."""
     path = state_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps(
-            {
-                "bootstrap_servers": endpoints.bootstrap_servers,
-                "database_url": endpoints.database_url,
-                "pid": pid,
-            }
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(
+            json.dumps(
+                {
+                    **(extra or {}),
+                    "bootstrap_servers": endpoints.bootstrap_servers,
+                    "database_url": endpoints.database_url,
+                    "pid": pid,
+                }
+            )
         )
-    )
     tmp.replace(path)
     return path
 

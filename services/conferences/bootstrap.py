@@ -17,6 +17,7 @@ from schemas.topics import CASEWORK
 from services.common import runtime
 from services.common.calendar import WorkingCalendar
 from services.common.pipeline import Handler, HandlerFactory, Subscription
+from services.common.rebuild import Views
 from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
 from services.conferences.adapters.postgres import PostgresConferenceStore
@@ -28,6 +29,21 @@ from services.conferences.handlers import ConferenceHandler
 
 CONSUMER = "conferences"
 """The ledger name (``processed_events.consumer``) of the conferences subscription."""
+
+VIEWS = Views(
+    tables=(
+        "conference_children", "conference_referrals", "conference_enquiries", "conferences",
+        "conference_invitations", "conference_reports", "cp_plans",
+    ),
+    processing_time=dict.fromkeys(
+        (
+            "conference_children", "conference_referrals", "conference_enquiries",
+            "conferences", "cp_plans",
+        ),
+        ("updated_at",),
+    ),
+)
+"""What ``frontdoor rebuild conferences`` recomputes from ``events`` (parents first)."""
 
 
 def handler_factory(rules: ConferenceRules, calendar: WorkingCalendar) -> HandlerFactory:

@@ -9,9 +9,13 @@ project already knows. The route reads the raw body itself instead of declaring 
 parameter: FastAPI would then reject a whole batch for one bad event, and would parse a body of
 any size; here the size limit applies before parsing and every event gets its own verdict.
 
-Routes: ``POST /v1/events`` (documented in ``openapi``), ``GET /healthz``, ``GET /metrics``
-(Prometheus) and ``GET /openapi.json``. Every error — 404 and 405 included — is
-``application/problem+json``; every answer carries ``X-Request-ID``.
+Routes: ``POST /v1/events`` and ``GET /v1/events/{event_id}`` (documented in ``openapi``),
+``GET /healthz``, ``GET /metrics`` (Prometheus), ``GET /openapi.json``, the API reference at
+``/docs`` (Swagger UI) and ``/redoc`` with their assets served by this app
+(``services.common.apidocs``: nothing is loaded from the internet), and one HTML page per problem
+code at ``/problems/<code>`` — the path every problem's ``type`` names — with ``/problems``
+listing them. Every error — 404 and 405 included — is ``application/problem+json``; every answer
+to the API's own routes carries ``X-Request-ID``.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.apidocs import mount_api_docs, page
 from services.ingress import openapi
 from services.ingress.config import IngressSettings
-from services.ingress.domain.codes import Code
-from services.ingress.handlers import IncomingRequest, IngressHandler, Reply
+from services.ingress.domain.codes import PROBLEM_BASE_URI, RETIRED, Code
+from services.ingress.handlers import Answer, IncomingRequest, IngressHandler, Reply
 from services.ingress.metrics import CONTENT_TYPE, IngressMetrics
-from services.ingress.responses import PROBLEM_MEDIA_TYPE, Health, Problem
+from services.ingress.responses import PROBLEM_MEDIA_TYPE, EventStatus, Health, Problem
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +55,7 @@ def create_app(
         title=openapi.TITLE,
         version=openapi.VERSION,
         lifespan=lifespan,
-        docs_url=None,
+        docs_url=None,  # served by mount_api_docs from the installed assets, not a CDN
         redoc_url=None,
     )
     app.state.handler = handler
@@ -88,6 +93,57 @@ def create_app(
         return _render(reply)
 
     @app.get(
+        "/v1/events/{event_id}",
+        response_model=EventStatus,
+        operation_id="getEventStatus",
+        tags=["events"],
+        summary="What became of one of your events",
+        description=(
+            "`accepted` (stored, on its way to the history), `recorded` (in the history) or "
+            "`refused` (the latest submission with this id was refused; `code` says why). "
+            "404 for an id your agency never submitted — another agency's events included."
+        ),
+        responses={
+            401: openapi.problem("No key, or an invalid or revoked key."),
+            404: openapi.problem("Your agency never submitted an event with this id."),
+            429: openapi.problem("Too many failed authentications (`authentication_throttled`)."),
+            503: openapi.problem("The store could not be reached; try again."),
+        },
+        openapi_extra={"security": [{openapi.SECURITY_SCHEME: []}]},
+    )
+    async def event_status(request: Request, event_id: str) -> Response:
+        handler = request.app.state.handler
+        request_id = uuid.uuid4()
+        if handler is None:
+            return _problem_response(Code.NOT_READY, "the service is not ready", request_id)
+        try:
+            wanted = uuid.UUID(event_id)
+        except ValueError:
+            return _problem_response(
+                Code.NOT_FOUND,
+                "an event_id is a UUID, e.g. 0f0e4a3c-…; no event has this one",
+                request_id,
+            )
+        found = await handler.status(
+            IncomingRequest(
+                authorization=request.headers.get("authorization"),
+                content_type=None,
+                read_body=_no_body,
+                client_addr=request.client.host if request.client else None,
+                request_id=request_id,
+            ),
+            wanted,
+        )
+        if isinstance(found, Answer):
+            return _render_answer(found, request_id)
+        body = EventStatus(event_id=wanted, status=found.status, at=found.at, code=found.code)
+        return Response(
+            body.model_dump_json(exclude_none=True),
+            media_type=JSON,
+            headers={**NO_STORE, "X-Request-ID": str(request_id)},
+        )
+
+    @app.get(
         "/healthz",
         response_model=Health,
         operation_id="health",
@@ -100,6 +156,31 @@ def create_app(
         if request.app.state.handler is None:
             return _problem_response(Code.NOT_READY, "the service is not ready", uuid.uuid4())
         return Response(Health(status="ok").model_dump_json(), media_type=JSON)
+
+    @app.get("/problems", include_in_schema=False)
+    async def problem_index() -> Response:
+        return page(
+            "Problem types of the partner API",
+            [
+                (
+                    "Reading a problem",
+                    "Every refusal is an RFC 9457 problem document (`application/problem+json`) "
+                    "whose `type` is one of the pages below and whose `code` is its last part. "
+                    "In a batch, each rejected event carries its own `code`.",
+                )
+            ],
+            links=[(_problem_path(c), f"`{c.value}` — {c.problem_title}") for c in Code]
+            + [("/docs", "API reference (Swagger UI)"), ("/redoc", "API reference (ReDoc)")],
+        )
+
+    @app.get(PROBLEM_BASE_URI + "{code}", include_in_schema=False)
+    async def problem_page(code: str) -> Response:
+        known = Code.__members__.get(code.upper())
+        if known is None or known.value != code:
+            return _problem_response(
+                Code.NOT_FOUND, f"no problem type {code[:80]!r}; see /problems", uuid.uuid4()
+            )
+        return _problem_page(known)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
@@ -130,7 +211,40 @@ def create_app(
         return _problem_response(Code.INTERNAL_ERROR, "unexpected error; it was logged", request_id)
 
     app.openapi = lambda: openapi.document(app, settings)  # type: ignore[method-assign]
+    mount_api_docs(app)
     return app
+
+
+def _problem_path(code: Code) -> str:
+    return PROBLEM_BASE_URI + code.value
+
+
+def _problem_page(code: Code) -> Response:
+    status = f"HTTP {code.status}" + (
+        " — no longer sent; kept so that older clients still recognise it."
+        if code in RETIRED
+        else "."
+    )
+    return page(
+        f"{code.value}: {code.problem_title}",
+        [
+            ("What it means", code.meaning),
+            ("What to do", code.advice),
+            ("Status", status),
+            (
+                "In the answer",
+                f"`code` is `{code.value}` and `type` is `{code.type_uri}`; `detail` says what "
+                "was wrong with this request, `errors` names each field (`loc`) and the "
+                "problem with it (`msg`), and `instance` is the request id to quote when asking "
+                "the council for help.",
+            ),
+        ],
+        links=[("/problems", "Every problem type"), ("/docs", "API reference")],
+    )
+
+
+async def _no_body(_limit: int) -> bytes | None:
+    return b""
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:
@@ -150,12 +264,15 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 
 
 def _render(reply: Reply) -> Response:
-    answer = reply.answer
+    return _render_answer(reply.answer, reply.audit.request_id)
+
+
+def _render_answer(answer: Answer, request_id: uuid.UUID) -> Response:
     media_type = PROBLEM_MEDIA_TYPE if isinstance(answer.body, Problem) else JSON
     headers = {
         **NO_STORE,
         **answer.headers,
-        "X-Request-ID": str(reply.audit.request_id),
+        "X-Request-ID": str(request_id),
     }
     return Response(
         answer.body.model_dump_json(exclude_none=True),

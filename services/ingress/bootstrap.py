@@ -30,10 +30,10 @@ from services.common.ledger import PostgresLedger
 from services.common.outbox import KafkaSender, Relay
 from services.common.settings import Endpoints
 from services.ingress.adapters.postgres import PostgresAuditLog, PostgresCredentialStore
+from services.ingress.adapters.postgres_limits import PostgresAuthFailures, PostgresRateLimit
 from services.ingress.api import create_app
 from services.ingress.auth import Authenticator
 from services.ingress.config import IngressSettings
-from services.ingress.domain.ratelimit import RateLimiter
 from services.ingress.handlers import IngressHandler, Limits
 from services.ingress.retention import AuditRetention
 
@@ -76,10 +76,18 @@ def build_api(endpoints: Endpoints, settings: IngressSettings | None = None) -> 
                     ttl_seconds=settings.auth_cache_ttl_seconds,
                     clock=_now,
                     monotonic=time.monotonic,
+                    failures=PostgresAuthFailures(
+                        pool,
+                        per_addr=settings.auth_failures_per_addr,
+                        per_credential=settings.auth_failures_per_credential,
+                        window_seconds=settings.auth_failure_window_seconds,
+                    ),
                 ),
                 audit=audit,
                 relay=relay,
-                limiter=RateLimiter(rate=settings.rate_per_second, burst=settings.burst),
+                limiter=PostgresRateLimit(
+                    pool, rate=settings.rate_per_second, burst=settings.burst
+                ),
                 roles=roles,
                 limits=Limits(
                     max_body_bytes=settings.max_body_bytes,

@@ -4,7 +4,11 @@ Defaults suit one replica on a council's network: 1 MiB request bodies, batches 
 events, each event at most the intake limit (``FRONTDOOR_MAX_EVENT_BYTES``), 100 events/s per
 agency with bursts of 1,000, and verified keys remembered for 30 seconds — so a revoked key stops
 working within 30 seconds on every replica (set ``AUTH_CACHE_TTL_SECONDS=0`` to check the database
-on every request, at the cost of one argon2 verification per request).
+on every request, at the cost of one argon2 verification per request). After 20 failed
+authentications from one client address, or 10 for one credential id, within 60 seconds, no key
+from that address / for that id is verified until the window ends (429). The rate limit and the
+failure counts are kept in PostgreSQL, so they hold across replicas: ``RATE_PER_SECOND`` is the
+agency's, not a replica's.
 
 ``ingress_audit`` keeps each row for ``AUDIT_RETENTION_DAYS`` (default 400) and the retention task
 deletes older rows every ``AUDIT_RETENTION_INTERVAL_SECONDS`` (default hourly). Why 400: the
@@ -25,10 +29,9 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.roles import RoleTable, load_role_table, roles_file
 from services.common.kafka import MAX_EVENT_BYTES
-from services.ingress.domain.roles import RoleTable, parse_role_table
 
-DEFAULT_ROLES_FILE = Path(__file__).resolve().parent / "roles.toml"
 MIB = 1024 * 1024
 MIN_AUDIT_RETENTION_DAYS = 366
 """A year of evidence, whatever the configuration (the same floor is in the trigger's SQL)."""
@@ -45,10 +48,16 @@ class IngressSettings(BaseSettings):
     rate_per_second: float = Field(default=100.0, gt=0)
     burst: int = Field(default=1000, ge=1)
     auth_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    #: Failed authentications allowed per window before any key is checked (argon2 is not run)
+    #: for that client address / that claimed credential id; shared by replicas (PostgreSQL).
+    auth_failures_per_addr: int = Field(default=20, ge=1)
+    auth_failures_per_credential: int = Field(default=10, ge=1)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0)
     #: How long the relay after a commit waits for the broker before leaving the rows to the
     #: sweeper (the answer never waits for it), and the producer's request timeout.
     publish_timeout_seconds: float = Field(default=15.0, gt=0)
-    roles_file: Path = DEFAULT_ROLES_FILE
+    #: the role table shared with intake (schemas/roles.toml, or FRONTDOOR_ROLES_FILE)
+    roles_file: Path = Field(default_factory=roles_file)
     pool_size: int = Field(default=4, ge=1)
     audit_retention_days: int = Field(
         default=400,
@@ -74,4 +83,4 @@ class IngressSettings(BaseSettings):
         return self
 
     def role_table(self) -> RoleTable:
-        return parse_role_table(self.roles_file.read_text(encoding="utf-8"))
+        return load_role_table(self.roles_file)

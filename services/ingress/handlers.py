@@ -1,24 +1,30 @@
 """Partner ingress's one use case: take a submission, answer exactly what happened to each event.
 
-In order: authenticate the key (401), insist on JSON (415), read at most ``max_body_bytes`` of body
-(413, before any parsing), decode it into one event or a batch (400 / 422 / 413 for too many
-events), charge the agency's rate limit one token per event (429 with ``Retry-After``), judge
-every event (``domain.submission``: 403 for another agency's name or a type the role forbids,
-413 / 422 for size and schema), then store the submission: its audit row and one outbox row per
-accepted event (for ``partner.events``, keyed by child id) commit in ONE PostgreSQL transaction
-(``ports.AuditTrail.accept``), and only then the answer is 202 (all accepted) or 207 (some
-rejected) with the accepted ids. So a 202 never depends on the broker, which may forget: after the
-commit the rows are relayed to ``partner.events`` in the background (``ports.Relayer``); a relay
-that fails or takes longer than ``publish_timeout_seconds`` is logged and left to the outbox
-sweeper, which sends the rows again until the broker has them, and intake catches up from the
-outbox what a restarted broker forgot. A submission with no acceptable event is a problem document
-with the status of its rejections (403 when all were forbidden, 413 when all were too large, else
-422). If the transaction fails the answer is 503 ``store_unavailable`` and nothing is claimed
-accepted; resubmitting the same events is safe, because intake drops a repeated ``event_id`` with
-the same content. Every request to the endpoint — 401s included — leaves one row in the audit log
-(who, from where, when, status, event ids; no payloads) and one canonical log line; a refusal whose
-audit row cannot be written is answered all the same (and logged). A credential store that cannot
-be reached is 503 ``auth_unavailable``; any other failure is 500 ``internal_error``, still audited.
+In order: authenticate the key (401; 429 ``authentication_throttled`` before any argon2 work when
+the client address or the claimed credential id failed too often — ``auth``), insist on JSON (415),
+read at most ``max_body_bytes`` of body (413, before any parsing), decode it into one event or a
+batch (400 / 422 / 413 for too many events), charge the agency's rate limit one token per event (429
+with ``Retry-After``; the bucket is shared by every replica, ``ports.RateLimit``), judge every event
+(``domain.submission``: 403 for another agency's name or a type the role forbids, 413 / 422 for size
+and schema), then look its ``event_id`` up (``ports.AuditTrail.known``): an id already stored with
+other content is refused, 409 ``event_id_reused``; an id stored with the same content is an
+idempotent repeat, reported accepted and not stored again. Then store the submission: its audit row,
+one outbox row per new accepted event (for ``partner.events``, keyed by child id) and the events'
+ids with their content hashes commit in ONE PostgreSQL transaction (``ports.AuditTrail.accept``),
+and only then the answer is 202 (all accepted) or 207 (some rejected) with the accepted ids; an id
+taken for other content by a concurrent submission rolls the transaction back and the whole request
+is 409. So a 202 never depends on the broker, which may forget: after the commit the rows are
+relayed to ``partner.events`` in the background (``ports.Relayer``); a relay that fails or takes
+longer than ``publish_timeout_seconds`` is logged and left to the outbox sweeper, which sends the
+rows again until the broker has them, and intake catches up from the outbox what a restarted broker
+forgot. A submission with no acceptable event is a problem document with the status of its
+rejections (403 when all were forbidden, 413 when all were too large, else 422). If the transaction
+fails the answer is 503 ``store_unavailable`` and nothing is claimed accepted; resubmitting the same
+events is safe, because intake drops a repeated ``event_id`` with the same content. Every request to
+the endpoint — 401s included — leaves one row in the audit log (who, from where, when, status, event
+ids; no payloads) and one canonical log line; a refusal whose audit row cannot be written is
+answered all the same (and logged). A credential store that cannot be reached is 503
+``auth_unavailable``; any other failure is 500 ``internal_error``, still audited.
 """
 
 from __future__ import annotations
@@ -32,23 +38,29 @@ from uuid import UUID
 
 import structlog
 
-from schemas.topics import PARTNER_EVENTS
+from schemas.roles import RoleTable
+from schemas.topics import PARTNER_EVENTS, SPEAKER_HEADER
 from services.common.outbox import OutboxRow
 from services.common.publishing import OutRecord
 from services.ingress.audit import AuditDraft, AuditEntry
 from services.ingress.auth import Authenticator, AuthFailure, Credential
 from services.ingress.domain.codes import Code
-from services.ingress.domain.ratelimit import RateLimiter
-from services.ingress.domain.roles import RoleTable
 from services.ingress.domain.submission import (
     EventAccepted,
     EventRejected,
     RequestRejected,
     Submission,
+    against_known,
     check,
     read_submission,
 )
-from services.ingress.ports import AuditTrail, Relayer
+from services.ingress.ports import (
+    AuditTrail,
+    EventIdReusedError,
+    EventState,
+    RateLimit,
+    Relayer,
+)
 from services.ingress.responses import (
     EventRejection,
     FieldErrorOut,
@@ -121,7 +133,7 @@ class IngressHandler:
     authenticator: Authenticator
     audit: AuditTrail
     relay: Relayer
-    limiter: RateLimiter
+    limiter: RateLimit
     roles: RoleTable
     limits: Limits
     clock: Callable[[], datetime]
@@ -161,6 +173,22 @@ class IngressHandler:
         _log_request(reply, audit_ms=(self.monotonic() - store_started) * 1000)
         return reply
 
+    async def status(self, request: IncomingRequest, event_id: UUID) -> Answer | EventState:
+        """What became of the caller's own event ``event_id`` (404 for any other)."""
+        draft = AuditDraft(request.request_id, self.clock(), request.client_addr)
+        auth = await self._authenticate(request, draft)
+        if isinstance(auth, Answer):
+            return auth
+        try:
+            found = await self.audit.status_of(auth.agency.value, event_id)
+        except Exception as exc:
+            return self._unavailable(draft, "ingress_status_unavailable", exc)
+        if found is None:
+            return self._problem(
+                draft, Code.NOT_FOUND, "your agency has submitted no event with this event_id"
+            )
+        return found
+
     async def drain(self, grace: float | None = None) -> None:
         """Wait for the relays under way; after ``grace`` seconds cancel them (the sweeper
         sends what they did not)."""
@@ -178,6 +206,18 @@ class IngressHandler:
         """Commit the audit row with the outbox rows, then relay them; 503 if the commit fails."""
         try:
             stored = await self.audit.accept(entry, rows)
+        except EventIdReusedError as exc:
+            answer = self._problem(
+                draft,
+                Code.EVENT_ID_REUSED,
+                f"{len(exc.event_ids)} event_id(s) of this submission were taken for other "
+                "content by a submission made at the same moment; nothing was stored. Give each "
+                "new event its own event_id and resubmit",
+            )
+            draft.unconfirmed, draft.accepted = draft.accepted, []
+            entry = draft.entry(answer.status, answer.code, duration_ms=entry.duration_ms)
+            await self._record(entry)
+            return answer, entry
         except Exception as exc:
             log.error(  # noqa: TRY400 - no traceback: driver messages can quote values
                 "ingress_store_failed",
@@ -231,7 +271,7 @@ class IngressHandler:
         self, request: IncomingRequest, draft: AuditDraft
     ) -> Credential | Answer:
         try:
-            auth = await self.authenticator.authenticate(request.authorization)
+            auth = await self.authenticator.authenticate(request.authorization, request.client_addr)
         except Exception as exc:
             log.error(  # noqa: TRY400 - no traceback: driver messages can quote values
                 "ingress_credentials_unavailable",
@@ -246,6 +286,14 @@ class IngressHandler:
             )
         if isinstance(auth, AuthFailure):
             draft.credential_id = auth.claimed_credential_id
+            if auth.retry_after_seconds is not None:
+                return self._problem(
+                    draft,
+                    auth.code,
+                    "too many failed authentications from this address or for this credential; "
+                    f"no key is checked for {auth.retry_after_seconds} s",
+                    headers={"Retry-After": str(auth.retry_after_seconds)},
+                )
             return self._problem(
                 draft,
                 auth.code,
@@ -267,7 +315,7 @@ class IngressHandler:
             )
         body = await request.read_body(self.limits.max_body_bytes)
         if body is None:
-            return self._limited(draft, auth, 1) or self._problem(
+            return await self._limited(draft, auth, 1) or self._problem(
                 draft,
                 Code.BODY_TOO_LARGE,
                 f"the body exceeds {self.limits.max_body_bytes} bytes; send smaller batches",
@@ -275,14 +323,14 @@ class IngressHandler:
         draft.body_bytes = len(body)
         submission = read_submission(body, max_batch=self.limits.max_batch)
         if isinstance(submission, RequestRejected):
-            return self._limited(draft, auth, 1) or self._problem(
+            return await self._limited(draft, auth, 1) or self._problem(
                 draft,
                 submission.code,
                 submission.detail,
                 errors=tuple(FieldErrorOut.of(e) for e in submission.errors),
             )
         draft.events_received = len(submission.items)
-        limited = self._limited(draft, auth, len(submission.items))
+        limited = await self._limited(draft, auth, len(submission.items))
         if limited is not None:
             return limited
         return await self._submit(draft, auth, submission)
@@ -296,6 +344,12 @@ class IngressHandler:
             roles=self.roles,
             max_event_bytes=self.limits.max_event_bytes,
         )
+        passed = [v for v in verdicts if isinstance(v, EventAccepted)]
+        try:
+            known = await self.audit.known([a.event.event_id for a in passed])
+        except Exception as exc:
+            return self._unavailable(draft, "ingress_lookup_failed", exc)
+        verdicts, repeats = against_known(verdicts, known)
         accepted = [v for v in verdicts if isinstance(v, EventAccepted)]
         rejected = [v for v in verdicts if isinstance(v, EventRejected)]
         draft.rejected = rejected
@@ -307,7 +361,19 @@ class IngressHandler:
             207 if rejected else 202,
             SubmissionReport(accepted=tuple(draft.accepted), rejected=report),
         )
-        return _Accepting(answer, self._rows(accepted, auth, draft.request_id))
+        new = [a for a in accepted if a.event.event_id not in repeats]
+        if not new:
+            return answer  # every one a repeat already stored: idempotent, nothing to write
+        return _Accepting(answer, self._rows(new, auth, draft.request_id))
+
+    def _unavailable(self, draft: AuditDraft, event: str, exc: Exception) -> Answer:
+        log.error(event, request_id=str(draft.request_id), error_class=type(exc).__name__)
+        return self._problem(
+            draft,
+            Code.STORE_UNAVAILABLE,
+            STORE_FAILED,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     def _all_rejected(
         self,
@@ -331,8 +397,11 @@ class IngressHandler:
             errors = tuple(FieldErrorOut.of(e) for e in rejected[0].errors)
         return self._problem(draft, code, detail, status=status, errors=errors, rejected=report)
 
-    def _limited(self, draft: AuditDraft, auth: Credential, n: int) -> Answer | None:
-        decision = self.limiter.take(auth.agency, n, self.monotonic())
+    async def _limited(self, draft: AuditDraft, auth: Credential, n: int) -> Answer | None:
+        try:
+            decision = await self.limiter.take(auth.agency, n)
+        except Exception as exc:
+            return self._unavailable(draft, "ingress_rate_limit_unavailable", exc)
         if decision.allowed:
             return None
         return self._problem(
@@ -348,7 +417,7 @@ class IngressHandler:
     ) -> list[OutboxRow]:
         """One outbox row per accepted event: ``partner.events``, keyed by child, its JSON."""
         provenance = [
-            ("ingress.agency", auth.agency.value.encode()),
+            (SPEAKER_HEADER, auth.agency.value.encode()),
             ("ingress.credential_id", auth.credential_id.encode()),
             ("ingress.request_id", str(request_id).encode()),
         ]

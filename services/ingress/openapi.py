@@ -3,10 +3,12 @@
 FastAPI generates the document from the routes and the answer models; this module adds what the
 route cannot declare because it reads the raw body itself: the request body (one inbound event, or
 ``{"events": [...]}``), with every event model's JSON Schema from the same pydantic models intake
-validates with; the bearer-key security scheme; and ``application/problem+json`` as the media type
-of every error. ``python -m services.ingress.openapi`` writes ``docs/openapi-ingress.json`` from
-the default settings; ``--check`` writes nothing and exits 1 when the committed file is stale (CI
-runs it, like ``python -m schemas.export --check``).
+validates with, each carrying a whole example event (``schemas.examples``), and one named example
+per event type in the request body (Swagger UI's example menu); the bearer-key security scheme;
+and ``application/problem+json`` as the media type of every error, each problem ``type`` a page
+this API serves (``/problems/<code>``). ``python -m services.ingress.openapi`` writes
+``docs/openapi-ingress.json`` from the default settings; ``--check`` writes nothing and exits 1
+when the committed file is stale (CI runs it, like ``python -m schemas.export --check``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.envelope import EventBase
 from schemas.events import INBOUND_MODELS
+from schemas.examples import example
+from schemas.registry import event_key
 from services.ingress.domain.codes import RETIRED, Code
 from services.ingress.responses import PROBLEM_MEDIA_TYPE, Problem, SubmissionReport
 
@@ -48,7 +52,10 @@ after the accepted events and the submission's audit record are stored together 
 database; they are then published to `partner.events`, and published again until the broker has
 them, so an accepted event is never lost to a broker outage.
 
-Errors are RFC 9457 problem documents (`application/problem+json`) with a machine-readable `code`.
+Errors are RFC 9457 problem documents (`application/problem+json`) with a machine-readable `code`;
+their `type` (`/problems/<code>`, relative to this API) is a page saying what the problem means and
+what to do. `GET /v1/events/{event_id}` tells what became of one of your events. Every event type
+has an example below (the request body's example menu, and each schema's `examples`).
 Resubmitting an event unchanged (same `event_id`, same content) is always safe: it is recorded
 once. Revoking a key takes effect within the service's verification cache TTL (30 s by default).
 """
@@ -68,14 +75,16 @@ def submit_description(settings: IngressSettings) -> str:
         "`Retry-After` beyond that).\n\n"
         "Answers: **202** every event accepted; **207** some accepted, some rejected (the body "
         "lists both; nothing was half-accepted); when none was accepted a problem document with "
-        "the rejections' status — **403** all forbidden, **413** all too large, otherwise "
-        "**422** — and the same per-event `rejected` list. **503** means nothing was confirmed: "
-        "resubmit unchanged.\n\n"
+        "the rejections' status — **403** all forbidden, **409** all reused ids, **413** all "
+        "too large, otherwise **422** — and the same per-event `rejected` list. An `event_id` "
+        "names one event for ever: the same event sent again is accepted again (202, stored "
+        "once); other content under a used id is refused (`event_id_reused`). **503** means "
+        "nothing was confirmed: resubmit unchanged.\n\n"
         f"Problem codes: {codes}."
     )
 
 
-def _problem(description: str, **headers: str) -> dict[str, Any]:
+def problem(description: str, **headers: str) -> dict[str, Any]:
     response: dict[str, Any] = {"model": Problem, "description": description}
     if headers:
         response["headers"] = {
@@ -93,21 +102,48 @@ def submit_responses() -> dict[int | str, dict[str, Any]]:
             "model": SubmissionReport,
             "description": "Multi-Status: some events accepted, the others rejected with reasons.",
         },
-        400: _problem("The body is not valid JSON (`malformed_json`)."),
-        401: _problem(
+        400: problem("The body is not valid JSON (`malformed_json`)."),
+        401: problem(
             "No key, an unknown or malformed key, or a revoked key.",
             **{"WWW-Authenticate": "Bearer challenge (RFC 6750)."},
         ),
-        403: _problem("Every event names another agency or a type the agency may not submit."),
-        413: _problem("The body, the batch or every event is too large."),
-        415: _problem("The body is not application/json."),
-        422: _problem("Not an event or a batch, or every event failed validation."),
-        429: _problem("The agency's rate limit is exceeded.", **{"Retry-After": retry}),
-        503: _problem(
+        403: problem("Every event names another agency or a type the agency may not submit."),
+        409: problem(
+            "Every event's `event_id` was already used for an event with different content "
+            "(`event_id_reused`); an event_id names one event: resend it unchanged (202) or give "
+            "a new event its own id."
+        ),
+        413: problem("The body, the batch or every event is too large."),
+        415: problem("The body is not application/json."),
+        422: problem("Not an event or a batch, or every event failed validation."),
+        429: problem(
+            "The agency's rate limit is exceeded (`rate_limited`), or too many failed "
+            "authentications came from this address or for this credential id "
+            "(`authentication_throttled`: no key is checked until the window ends).",
+            **{"Retry-After": retry},
+        ),
+        503: problem(
             "The events could not be stored (or the key checked); nothing was accepted.",
             **{"Retry-After": retry},
         ),
     }
+
+
+def request_examples() -> dict[str, Any]:
+    """One named example per inbound event type and version, and a batch of two."""
+    named: dict[str, Any] = {}
+    for model in _event_models():
+        event_type, version = event_key(model)
+        named[f"{event_type}.v{version}"] = {
+            "summary": f"{event_type} v{version}",
+            "description": (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
+            "value": example(event_type, version),
+        }
+    named["batch"] = {
+        "summary": "A batch: a contact and a police DA notification",
+        "value": {"events": [example("contact.received", 2), example("police.da_notification", 1)]},
+    }
+    return named
 
 
 def request_body() -> dict[str, Any]:
@@ -121,7 +157,8 @@ def request_body() -> dict[str, Any]:
                         {"$ref": REF.format(model="InboundEvent")},
                         {"$ref": REF.format(model="EventBatch")},
                     ]
-                }
+                },
+                "examples": request_examples(),
             }
         },
     }
@@ -133,6 +170,9 @@ def event_components(max_batch: int) -> dict[str, Any]:
         [(model, "validation") for model in _event_models()], ref_template=REF
     )
     components: dict[str, Any] = dict(top.get("$defs", {}))
+    for model in _event_models():
+        name = refs[(model, "validation")]["$ref"].rsplit("/", 1)[-1]
+        components[name] = {**components[name], "examples": [example(*event_key(model))]}
     components["InboundEvent"] = {
         "title": "InboundEvent",
         "description": "Any event partners publish, in any registered schema_version.",

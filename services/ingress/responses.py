@@ -12,6 +12,7 @@ models, so the document and the answers cannot drift apart.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -113,3 +114,16 @@ class Problem(_Body):
 
 class Health(_Body):
     status: Literal["ok"]
+
+
+class EventStatus(_Body):
+    """What became of one of the caller's own events (``GET /v1/events/{event_id}``)."""
+
+    event_id: UUID
+    status: Literal["accepted", "recorded", "refused"] = Field(
+        description="accepted: stored by ingress, not yet in the history; recorded: in the "
+        "history (intake's events table); refused: the latest submission with this id refused "
+        "it (see code)."
+    )
+    at: datetime = Field(description="When it was accepted, or when the refusal was answered.")
+    code: Code | None = Field(default=None, description="The refusal's code, for refused.")

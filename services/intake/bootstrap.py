@@ -1,7 +1,9 @@
-"""Composition root of the intake service: its one subscription, declared once.
+"""Composition root of the intake service: its subscriptions, declared once.
 
-``partner.events`` → the intake handler, on the shared pipeline and the default runtime
-(``FRONTDOOR_RUNTIME``, or ``FRONTDOOR_INTAKE_RUNTIME`` for this service alone).
+``partner.events`` and every agency's lane ``partner.events.<agency>`` → the intake handler, in
+one consumer group (one consumer reads them all), on the shared pipeline and the default runtime
+(``FRONTDOOR_RUNTIME``, or ``FRONTDOOR_INTAKE_RUNTIME`` for this service alone). All share the
+ledger name ``intake``, so an event that arrives by two paths is recorded once.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from schemas.topics import PARTNER_EVENTS
+from schemas.roles import load_role_table
+from schemas.topics import INTAKE_TOPICS
 from services.common import runtime
 from services.common.pipeline import Handler, Subscription
 from services.common.runtime import Resources, Service
@@ -22,25 +25,27 @@ CONSUMER = "intake"
 """The ledger name (``processed_events.consumer``) of intake's subscription."""
 
 
-@asynccontextmanager
-async def _handler(_resources: Resources) -> AsyncIterator[Handler]:
-    yield IntakeHandler(PostgresEventStore)
-
-
 def service(settings: IntakeSettings | None = None) -> Service:
     settings = settings or IntakeSettings()
+    roles = load_role_table(settings.roles_file)  # a broken table stops the service here
+
+    @asynccontextmanager
+    async def handler(_resources: Resources) -> AsyncIterator[Handler]:
+        yield IntakeHandler(PostgresEventStore, roles=roles, mode=settings.speakers)
+
     return Service(
         name="intake",
-        subscriptions=(
+        subscriptions=tuple(
             Subscription(
                 consumer=CONSUMER,
-                topic=PARTNER_EVENTS.name,
+                topic=topic.name,
                 group=settings.consumer_group,
-                handler=_handler,
+                handler=handler,
                 max_batch=settings.max_batch,
                 within=settings.batch_within_seconds,
                 max_bytes=settings.max_event_bytes,
-            ),
+            )
+            for topic in INTAKE_TOPICS
         ),
         pool_size=settings.pool_size,
     )

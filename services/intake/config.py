@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.roles import roles_file
 from services.common.kafka import MAX_EVENT_BYTES
+from services.intake.domain.speakers import SpeakerMode
 
 
 class IntakeSettings(BaseSettings):
@@ -20,3 +24,10 @@ class IntakeSettings(BaseSettings):
     batch_within_seconds: float = 0.05
     max_event_bytes: int = MAX_EVENT_BYTES
     pool_size: int = 4
+    #: Who may speak on ``partner.events`` without a frontdoor stamp: nobody (``lanes``, the
+    #: default: agencies publish on their own ``partner.events.<agency>``), or every record's own
+    #: ``source.agency`` (``single-tenant``: one trusted hub publishes for all; see
+    #: services/intake/domain/speakers.py).
+    speakers: SpeakerMode = SpeakerMode.LANES
+    #: the role table shared with ingress (schemas/roles.toml, or FRONTDOOR_ROLES_FILE)
+    roles_file: Path = Field(default_factory=roles_file)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from services.common.pipeline import Delivery
+from services.intake.domain.speakers import LaneRefusal
 
 
 class EventStore(Protocol):
@@ -15,8 +16,11 @@ class EventStore(Protocol):
 
     async def append(self, events: Sequence[Delivery]) -> int: ...
 
-    async def advance(self, through: Mapping[int, datetime]) -> None:
-        """Record that each partition is recorded up to (at least) this event time."""
+    async def advance(self, through: Mapping[tuple[str, int], datetime]) -> None:
+        """Record that each (topic, partition) is recorded up to (at least) this event time."""
+
+    async def refused(self, refusals: Sequence[LaneRefusal]) -> None:
+        """Audit the records refused for leaving their speaker's lane (no payload)."""
 
 
 StoreFor = Callable[[Any], EventStore]

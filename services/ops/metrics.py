@@ -1,22 +1,29 @@
 """``/metrics``: consumer lag under the conventional exporter names, and frontdoor's own figures.
 
 A custom collector renders the newest lag report and boards at scrape time (nothing is queried
-during a scrape). Names and labels follow kafka-lag-exporter / kafka_exporter, so existing alerts
-and Grafana panels work unchanged:
+during a scrape). Names and labels follow kafka_exporter (the consumer group is the
+``consumergroup`` label, as its Grafana dashboards and alert rules expect; nothing of frontdoor's
+reads a ``group`` label, so there is no second spelling), so existing alerts and panels work
+unchanged:
 
-- ``kafka_consumergroup_current_offset{group,topic,partition}`` committed offset (−1: none yet)
-- ``kafka_consumergroup_lag{group,topic,partition}`` log end − committed (−1: no commit yet)
-- ``kafka_consumergroup_lag_seconds{group,topic,partition}`` interpolated time lag; absent while
-  unknown (fewer than two log-end samples)
-- ``kafka_consumergroup_lag_sum{group}``, ``kafka_consumergroup_max_lag{group}``,
-  ``kafka_consumergroup_max_lag_seconds{group}``, ``kafka_consumergroup_members{group}``
+- ``kafka_consumergroup_current_offset{consumergroup,topic,partition}`` committed offset (−1:
+  none yet)
+- ``kafka_consumergroup_lag{consumergroup,topic,partition}`` log end − committed (−1: no commit)
+- ``kafka_consumergroup_lag_seconds{consumergroup,topic,partition}`` interpolated time lag;
+  absent while unknown (fewer than two log-end samples)
+- ``kafka_consumergroup_lag_sum{consumergroup}``, ``kafka_consumergroup_max_lag{consumergroup}``,
+  ``kafka_consumergroup_max_lag_seconds{consumergroup}``,
+  ``kafka_consumergroup_members{consumergroup}``
 - ``kafka_topic_partition_current_offset{topic,partition}`` log end (fetch high watermark),
   ``kafka_topic_partition_oldest_offset{topic,partition}``
 
-and frontdoor's: ``frontdoor_consumergroup_status{group,status}`` (1 for the group's Burrow
-status, OK / WARN / ERR), ``frontdoor_sla_open{kind}``, ``frontdoor_sla_overdue{kind}``,
+and frontdoor's: ``frontdoor_consumergroup_status{consumergroup,status}`` (1 for the group's
+Burrow status, OK / WARN / ERR), ``frontdoor_sla_open{kind}``, ``frontdoor_sla_overdue{kind}``,
 ``frontdoor_sla_breached_total{kind}`` (clocks ever breached),
-``frontdoor_deadletter_total{reason}`` (dead letters ever received) and the histogram
+``frontdoor_deadletter_total{reason}`` (dead letters ever received),
+``frontdoor_agency_not_permitted_total{agency}`` (records intake refused for leaving their
+speaker's lane, per claimed agency, every agency listed from zero: any increase is a security
+incident) and the histogram
 ``frontdoor_event_to_view_latency_seconds`` (partner publish to ``events.recorded_at``;
 services.ops.domain.latency says exactly what is measured).
 Each app has its own registry, so several in one process (the tests) do not collide.
@@ -36,7 +43,8 @@ from services.ops.handlers import Boards
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-GTP = ["group", "topic", "partition"]
+GROUP = "consumergroup"
+GTP = [GROUP, "topic", "partition"]
 
 
 def _lag_families(report: LagReport) -> Iterable[Metric]:
@@ -51,18 +59,18 @@ def _lag_families(report: LagReport) -> Iterable[Metric]:
         "Seconds the oldest unprocessed record has waited (interpolated from produce times).",
         labels=GTP,
     )
-    lag_sum = GaugeMetricFamily("kafka_consumergroup_lag_sum", "Sum of lag.", labels=["group"])
-    max_lag = GaugeMetricFamily("kafka_consumergroup_max_lag", "Largest lag.", labels=["group"])
+    lag_sum = GaugeMetricFamily("kafka_consumergroup_lag_sum", "Sum of lag.", labels=[GROUP])
+    max_lag = GaugeMetricFamily("kafka_consumergroup_max_lag", "Largest lag.", labels=[GROUP])
     max_seconds = GaugeMetricFamily(
-        "kafka_consumergroup_max_lag_seconds", "Largest time lag.", labels=["group"]
+        "kafka_consumergroup_max_lag_seconds", "Largest time lag.", labels=[GROUP]
     )
     members = GaugeMetricFamily(
-        "kafka_consumergroup_members", "Members of the group.", labels=["group"]
+        "kafka_consumergroup_members", "Members of the group.", labels=[GROUP]
     )
     status = GaugeMetricFamily(
         "frontdoor_consumergroup_status",
         "Burrow-style group status: 1 on the current one (OK, WARN, ERR).",
-        labels=["group", "status"],
+        labels=[GROUP, "status"],
     )
     for group in report.groups:
         for p in group.partitions:
@@ -111,7 +119,15 @@ def _board_families(boards: Boards) -> Iterable[Metric]:
     )
     for reason in boards.deadletters.by_reason:
         dead.add_metric([reason.reason], reason.total)
-    return (open_, overdue, breached, dead)
+    refused = CounterMetricFamily(
+        "frontdoor_agency_not_permitted",
+        "Records intake refused as outside their speaker's lane (agency_not_permitted), "
+        "by claimed agency. Any increase is a security incident.",
+        labels=["agency"],
+    )
+    for line in boards.lanes.by_agency:
+        refused.add_metric([line.agency], line.total)
+    return (open_, overdue, breached, dead, refused)
 
 
 class OpsCollector(Collector):

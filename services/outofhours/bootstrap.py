@@ -27,6 +27,7 @@ from schemas.topics import CASEWORK, CRISIS
 from services.common import runtime
 from services.common.calendar import WorkingCalendar
 from services.common.pipeline import Handler, Subscription
+from services.common.rebuild import Views
 from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
 from services.outofhours.adapters.handover_clock import tick_every
@@ -46,6 +47,17 @@ from services.outofhours.ports import Announcements, NightReader
 CASEWORK_CONSUMER = "outofhours.casework"
 RECORD_CONSUMER = "outofhours.record"
 """The ledger names (``processed_events.consumer``) of the two subscriptions."""
+
+VIEWS = Views(
+    tables=("ooh_crisis_items", "ooh_actions"),
+    processing_time={
+        "ooh_crisis_items": ("seq", "recorded_at"),
+        "ooh_actions": ("seq", "recorded_at"),
+    },
+)
+"""What ``frontdoor rebuild outofhours`` recomputes from ``events``. The handovers and their
+acknowledgements are announcements of the 09:00 task, not in ``events``: never rebuilt. ``seq``
+is a serial, numbered in the order rows were written."""
 
 
 def now() -> datetime:

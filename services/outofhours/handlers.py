@@ -98,7 +98,7 @@ class CaseworkHandler:
             event = d.event
             call = crisis_call(event, out_of_hours=self.out_of_hours)
             if call is not None:
-                crisis = crisis_event(event, call, at=unit.now)
+                crisis = crisis_event(event, call, at=call.happened_at)  # event time
                 unit.emit(event_record(CRISIS.name, crisis))
                 unit.note(
                     d,

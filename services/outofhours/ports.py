@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from schemas.events.outofhours import OohActionKind
 from services.common.publishing import OutRecord
+from services.outofhours.domain.cards import ChildCard
 from services.outofhours.domain.handover import PartStatus
 from services.outofhours.domain.record import (
     CrisisItem,
@@ -42,6 +44,11 @@ StoreFor = Callable[[Any], RecordStore]
 class NightReader(Protocol):
     async def night(self, shift: Shift) -> NightRecord: ...
 
+    async def latest_active_night(self, until: datetime) -> datetime | None:
+        """The start of the latest shift starting at or before ``until`` with any item or
+        action recorded (``None``: nothing recorded)."""
+        ...
+
     async def handover_status(self, handover_id: UUID) -> dict[str, PartStatus]: ...
 
 
@@ -59,8 +66,18 @@ class WatchFeed(Protocol):
 
     async def items(self, shift: Shift) -> list[CrisisItem]: ...
 
+    async def cards(self, child_ids: Sequence[str]) -> dict[str, ChildCard]:
+        """Who each child is (name, date of birth, address, police ref, team), from the history."""
+        ...
+
     async def acknowledge(self, item: CrisisItem, *, worker: str) -> object: ...
 
     async def record_action(
-        self, item: CrisisItem, *, summary: str, decision_reason: str, worker: str
+        self,
+        item: CrisisItem,
+        *,
+        summary: str,
+        decision_reason: str,
+        worker: str,
+        kind: OohActionKind | None = None,
     ) -> object: ...

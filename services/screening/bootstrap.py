@@ -3,8 +3,9 @@
 ``frontdoor.contacts`` → triage (``screening.triaged`` / ``crisis.raised``), and
 ``screening.decision_recorded`` on ``frontdoor.casework`` → the decisions, both on the shared
 pipeline and the configured runtime (``FRONTDOOR_SCREENING_RUNTIME``, else the stack default).
-The rule set and the working-day calendar are loaded once, in ``service``, before anything is
-consumed, so a bad rules file stops the worker at start-up.
+Every edition of the rules (the book, each edition dated) and the working-day calendar are
+loaded once, in ``service``, before anything is consumed, so a bad rules file or a gap between
+editions stops the worker at start-up.
 """
 
 from __future__ import annotations
@@ -18,19 +19,29 @@ from schemas.topics import CASEWORK, CONTACTS
 from services.common import runtime
 from services.common.calendar import WorkingCalendar
 from services.common.pipeline import Handler, HandlerFactory, Subscription
+from services.common.rebuild import Views
 from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
 from services.screening.adapters.horizon import IntakeHorizon
 from services.screening.adapters.postgres import PostgresScreeningStore
-from services.screening.adapters.rules_file import load_rules
+from services.screening.adapters.rules_file import load_rule_book
 from services.screening.config import ScreeningSettings
-from services.screening.domain.deadlines import office_hours_test, working_hours_deadline
+from services.screening.domain.deadlines import office_hours_test, triage_window_deadline
 from services.screening.handlers import DecisionHandler, TriageHandler
 
 TRIAGE_CONSUMER = "screening.triage"
 DECISIONS_CONSUMER = "screening.decisions"
 """The ledger names (``processed_events.consumer``) of the two subscriptions."""
 DECISION_TYPE = "screening.decision_recorded"
+
+VIEWS = Views(
+    tables=("screening_decisions", "screening_results"),
+    processing_time={
+        "screening_results": ("recorded_at",),
+        "screening_decisions": ("recorded_at",),
+    },
+)
+"""What ``frontdoor rebuild screening`` recomputes from ``events`` (services/common/rebuild.py)."""
 
 
 def _opened(handler: Handler) -> HandlerFactory:
@@ -43,7 +54,7 @@ def _opened(handler: Handler) -> HandlerFactory:
 
 def service(settings: ScreeningSettings | None = None) -> Service:
     settings = settings or ScreeningSettings()
-    rules = load_rules(settings.rules_path)
+    rules = load_rule_book(settings.rules_path)
     calendar = WorkingCalendar.england_and_wales()
     office = settings.office_hours()
     followed: list[IntakeHorizon] = []
@@ -54,7 +65,7 @@ def service(settings: ScreeningSettings | None = None) -> Service:
     triage = TriageHandler(
         PostgresScreeningStore,
         rules,
-        deadline=working_hours_deadline(calendar, office, settings.triage_windows()),
+        deadline=triage_window_deadline,
         in_office_hours=office_hours_test(calendar, office),
         horizon=horizon,
         history_wait_seconds=settings.history_wait_seconds,

@@ -1,10 +1,11 @@
 """Screening settings, from ``FRONTDOOR_SCREENING_*`` environment variables.
 
-Office hours decide what is "out of hours" (a red result then also goes to the crisis stream) and
-bound the working-hour triage windows; the windows themselves are local practice (DOMAIN.md §2:
-red 4 working hours, amber 24, green 72; blue is treated like green). ``rules_path`` points at a
-council's own rules file; unset, the shipped current edition is used. ``runtime`` picks the
-runner (unset: the stack's default, ``FRONTDOOR_RUNTIME``); the batch settings apply to both.
+Office hours decide what is "out of hours" (a red result then also goes to the crisis stream); the
+triage windows are elapsed hours with one home, ``services.common.calendar`` (DOMAIN.md §2: red 4,
+amber 24, green 72; blue is treated like green). ``rules_path`` points at a
+council's own rules: a directory of dated editions or one file; unset, the shipped editions
+(``rules/``) are used, each contact triaged by the edition in force on its date. ``runtime`` picks
+the runner (unset: the stack's default, ``FRONTDOOR_RUNTIME``); the batch settings apply to both.
 The two consumer groups are the aiokafka runner's (one per topic, so neither topic's rebalances
 stall the other); dead letters name them in ``dlq.consumer.group``.
 """
@@ -18,7 +19,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.codes import TriagePriority
 from services.common.calendar import OfficeHours
 
 
@@ -42,19 +42,6 @@ class ScreeningSettings(BaseSettings):
     rules_path: Path | None = None
     office_opens: time = time(9, 0)
     office_closes: time = time(17, 0)
-    red_hours: float = Field(default=4, gt=0)
-    amber_hours: float = Field(default=24, gt=0)
-    green_hours: float = Field(default=72, gt=0)
-    blue_hours: float = Field(default=72, gt=0)
 
     def office_hours(self) -> OfficeHours:
         return OfficeHours(opens=self.office_opens, closes=self.office_closes)
-
-    def triage_windows(self) -> dict[TriagePriority, float]:
-        """Working hours from receipt to the screening deadline, by priority."""
-        return {
-            TriagePriority.RED: self.red_hours,
-            TriagePriority.AMBER: self.amber_hours,
-            TriagePriority.GREEN: self.green_hours,
-            TriagePriority.BLUE: self.blue_hours,
-        }

@@ -6,7 +6,8 @@ relays and isolates failures; what is left here is screening's own.
 
 Triage, per batch of ``frontdoor.contacts`` events: refuse an event that does not belong on the
 topic; read every child's history in one query and add the batch's own contacts to it (contacts
-of one child in one batch count each other); triage each with the rule set; emit
+of one child in one batch count each other); triage each with the edition of the rules in force
+on the contact's own date (``RuleBook.in_force``); emit
 ``screening.triaged`` to ``frontdoor.casework`` (and ``crisis.raised`` to ``frontdoor.crisis``
 for a red result out of office hours), with ids derived from the contact's id; store the results.
 A contact whose triage raises (a date the working-day calendar does not cover, say) is isolated
@@ -34,6 +35,7 @@ from services.common.publishing import event_record
 from services.screening.domain.announcements import Triaged, crisis_event, triaged_event
 from services.screening.domain.from_event import TriageHistory, triage_input_from_event
 from services.screening.domain.history import Contact, HistoryQuery, with_batch_incidents
+from services.screening.domain.rulebook import RuleBook
 from services.screening.domain.rules import RuleSet
 from services.screening.domain.triage import CalendarDue, TriageResult, triage
 from services.screening.ports import StoreFor
@@ -54,7 +56,8 @@ class HistoryIncompleteError(RetryLaterError):
 @dataclass
 class TriageHandler:
     store_for: StoreFor
-    rules: RuleSet
+    rules: RuleBook | RuleSet
+    """The editions by date (one rule set alone is in force for every date from its own)."""
     deadline: CalendarDue
     in_office_hours: Callable[[datetime], bool]
     horizon: Callable[[], datetime | None] = field(default=lambda: None)
@@ -64,6 +67,11 @@ class TriageHandler:
     """How long a contact may be held for its history; 0 holds nothing."""
     monotonic: Callable[[], float] = field(default=time.monotonic)
     _held_since: dict[UUID, float] = field(default_factory=dict)
+    _book: RuleBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        rules = self.rules
+        self._book = rules if isinstance(rules, RuleBook) else RuleBook.of([("rules", rules)])
 
     def _hold(self, contacts: Sequence[Contact]) -> None:
         """Raise while the history some contact needs is incomplete, within the wait limit."""
@@ -101,8 +109,8 @@ class TriageHandler:
         done: list[Triaged] = []
         for d, contact in contacts:
             result = self._triage(contact, histories[contact.event_id])
-            # event time: automatic triage happens at receipt; processing time is the row's
-            # recorded_at (DESIGN.md "Event time")
+            # event time: automatic triage happens at receipt; processing time is only the
+            # row's recorded_at, for latency (DESIGN.md "Event time")
             at = contact.payload.contact_at
             published = triaged_event(contact, result, at=at)
             unit.emit(event_record(CASEWORK.name, published))
@@ -122,7 +130,7 @@ class TriageHandler:
         facts = triage_input_from_event(contact, history)
         return triage(
             facts,
-            self.rules,
+            self._book.in_force(facts.received_at),
             calendar_due=self.deadline,
             out_of_hours=not self.in_office_hours(facts.received_at),
         )

@@ -8,6 +8,7 @@ when no path is given. It returns the number of events written.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -20,6 +21,9 @@ import orjson
 from services.simulate.domain.emitter import Event
 from services.simulate.domain.feed import iter_feed
 
+CHILD_PREFIX = re.compile(r"[A-Za-z0-9]{0,20}")
+"""Letters and digits only: the DfE CIN census takes an alphanumeric LAchildID (rule 1580)."""
+
 
 def england_bank_holidays(start: date, days: int) -> frozenset[date]:
     """England & Wales bank holidays in every year the simulation (and its aftermath) touches."""
@@ -28,12 +32,32 @@ def england_bank_holidays(start: date, days: int) -> frozenset[date]:
     return frozenset(calendar.keys())
 
 
-def write_feed(path: Path | None, *, days: int, seed: int, start: date, scale: float = 1.0) -> int:
-    """Write ``days`` of synthetic events from ``start`` as JSON lines; return the count."""
+def write_feed(
+    path: Path | None,
+    *,
+    days: int,
+    seed: int,
+    start: date,
+    scale: float = 1.0,
+    child_prefix: str | None = None,
+) -> int:
+    """Write ``days`` of synthetic events from ``start`` as JSON lines; return the count.
+
+    ``child_prefix`` starts every child and family id (default ``S<seed>``: each seed its own
+    id space)."""
     if days < 0 or scale < 0:
         raise ValueError("days and scale must not be negative")
+    if child_prefix is not None and not CHILD_PREFIX.fullmatch(child_prefix):
+        raise ValueError(
+            "child prefix: up to 20 letters or digits (LAchildID is alphanumeric, DfE rule 1580)"
+        )
     events = iter_feed(
-        start=start, days=days, seed=seed, holidays=england_bank_holidays(start, days), scale=scale
+        start=start,
+        days=days,
+        seed=seed,
+        holidays=england_bank_holidays(start, days),
+        scale=scale,
+        child_prefix=child_prefix,
     )
     if path is None:
         return _write(sys.stdout.buffer, events)

@@ -23,6 +23,7 @@ from services.common import runtime
 from services.common.calendar import WorkingCalendar
 from services.common.outbox import Relay
 from services.common.pipeline import Handler, Subscription
+from services.common.rebuild import Views
 from services.common.retention import Retention
 from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
@@ -33,11 +34,31 @@ from services.sla.adapters.scanning import PostgresScanStore
 from services.sla.config import SlaSettings
 from services.sla.domain.announcements import check_policy_kinds
 from services.sla.domain.clocks import wanted_event_types
-from services.sla.domain.policies import Policy
+from services.sla.domain.policies import Policies
 from services.sla.handlers import TIMERS_CONSUMER, Scanner, TimerHandler
-from services.sla.policies import load_policy
+from services.sla.policies import load_book
 
 LIFECYCLE_TOPICS = (CONTACTS, CASEWORK, CONFERENCES, CRISIS)
+
+VIEWS = Views(
+    tables=("sla_children", "sla_child_teams", "sla_timers"),
+    scratch=("sla_outbox", "sla_early_events"),
+    processing_time={"sla_timers": ("recorded_at", "updated_at", "warned_at", "breached_at")},
+    # what the scanner announced stays announced: a rebuilt clock it already warned or breached
+    # (same id, same deadline) takes that state over, so the scanner does not announce it again
+    keep_from_live=(
+        "UPDATE {shadow}.sla_timers s SET status = l.status, breached_at = l.breached_at "
+        "FROM public.sla_timers l WHERE s.timer_id = l.timer_id AND s.status = 'open' "
+        "AND l.status = 'breached' AND l.due_at = s.due_at",
+        "UPDATE {shadow}.sla_timers s SET warned_at = l.warned_at "
+        "FROM public.sla_timers l WHERE s.timer_id = l.timer_id AND s.warned_at IS NULL "
+        "AND l.warned_at IS NOT NULL AND s.warn_at IS NOT DISTINCT FROM l.warn_at",
+    ),
+)
+"""What ``frontdoor rebuild sla`` recomputes from ``events``; ``sla_outbox`` (scheduled
+announcements) and ``sla_early_events`` (the buffer of events that arrived before their clock's
+start: what is in it depends on the order the topics were read) are written in the shadow and
+dropped: a rebuild announces nothing and leaves the live buffer as it is."""
 
 
 def offset_clock(offset_seconds: float) -> Callable[[], datetime]:
@@ -46,7 +67,7 @@ def offset_clock(offset_seconds: float) -> Callable[[], datetime]:
     return lambda: datetime.now(UTC) + offset
 
 
-def lifecycle_topics(policy: Policy) -> tuple[Topic, ...]:
+def lifecycle_topics(policy: Policies) -> tuple[Topic, ...]:
     """The frontdoor topics carrying an event that starts, ends or names a clock's team."""
     wanted = wanted_event_types(policy)
     return tuple(t for t in LIFECYCLE_TOPICS if wanted & set(t.event_types))
@@ -69,7 +90,7 @@ def check_early_event_retention(settings: SlaSettings, kept: Retention) -> None:
 
 def service(settings: SlaSettings | None = None) -> Service:
     settings = settings or SlaSettings()
-    policy = load_policy(settings.policy, settings.policy_overrides)
+    policy = load_book(settings.policy_overrides)
     check_policy_kinds(policy)
     check_early_event_retention(settings, Retention.from_env())
     calendar = WorkingCalendar.england_and_wales()

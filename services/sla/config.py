@@ -1,7 +1,9 @@
-"""SLA settings, from ``FRONTDOOR_SLA_*`` environment variables (policy: ``FRONTDOOR_POLICY``).
+"""SLA settings, from ``FRONTDOOR_SLA_*`` environment variables.
 
-The policy is the shipped one named by ``FRONTDOOR_POLICY`` (default ``wt2013``) with a council's
-override file from ``FRONTDOOR_POLICY_OVERRIDES`` laid over it. Each lifecycle topic is read by
+There is no policy setting: each clock takes the Working Together edition in force on its
+starting event's date (DOMAIN.md §2; `services.sla.policies.load_book`). The one setting left,
+``FRONTDOOR_POLICY_OVERRIDES``, names a council's own override file, which carries its own start
+date. Each lifecycle topic is read by
 its own consumer group, ``<consumer_group_prefix>-<topic>`` (``frontdoor-sla-contacts``,
 ``frontdoor-sla-casework``, …). The scanner settings bound how long it sleeps between looks at
 the due index (it wakes at the next deadline, never later than ``scan_max_sleep_seconds``) and how
@@ -31,17 +33,12 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.sla.policies import DEFAULT_POLICY
-
 
 class SlaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_SLA_", frozen=True)
 
     #: "aiokafka" or "faust"; unset, the stack's default (``FRONTDOOR_RUNTIME``).
     runtime: Literal["aiokafka", "faust"] | None = None
-    policy: str = Field(
-        default=DEFAULT_POLICY, validation_alias=AliasChoices("FRONTDOOR_POLICY", "policy")
-    )
     policy_overrides: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("FRONTDOOR_POLICY_OVERRIDES", "policy_overrides"),

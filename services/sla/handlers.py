@@ -33,7 +33,7 @@ from services.common.pipeline import Delivery, Unit
 from services.sla.domain.announcements import Cause
 from services.sla.domain.batch import ChildRecord, announcements_of, batch_write, clocks_of
 from services.sla.domain.breaches import settle_at
-from services.sla.domain.policies import Policy
+from services.sla.domain.policies import Policies
 from services.sla.domain.triggers import TriggerError
 from services.sla.ports import Leadership, OutboxRelay, ScanStore, StoreFor
 
@@ -48,7 +48,7 @@ Clock = Callable[[], datetime]
 @dataclass
 class TimerHandler:
     store_for: StoreFor
-    policy: Policy
+    policy: Policies
     calendar: WorkingCalendar
     clock: Clock
     """The worker's clock: ``recorded_at`` of what the batch writes (the scanner's grace reads

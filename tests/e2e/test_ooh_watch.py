@@ -1,12 +1,15 @@
 """`frontdoor ooh watch` driven in a real terminal (tmux) against the running stack.
 
-The view catches up on an item recorded before it opened, shows a new item live, acknowledges it
-with `a` (the acknowledgement travels partner.events → intake → outofhours back to the view),
-records an action with `r`, and after a restart shows every item exactly once.
+The view catches up on an item recorded before it opened, leads each row with the child (name,
+address, police ref), shows a new IMMEDIATE item live with the terminal bell, after the one that
+has waited longer; Enter shows the full reason; `a` asks, `u` undoes, then the acknowledgement
+travels partner.events → intake → outofhours back to the view; `r` records an action of a chosen
+kind; after a restart the view shows every item exactly once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import shutil
@@ -21,9 +24,12 @@ import asyncpg
 import pytest
 
 from services.cli.replay import publish_lines
+from services.common.calendar import WorkingCalendar
 from services.common.settings import Endpoints
+from services.outofhours.config import OohSettings
+from services.outofhours.domain.shifts import shift_of_night
 from tests.conftest import ROOT, Workers, wait_until
-from tests.factories import child_id, envelope, to_line
+from tests.factories import child_details, child_id, contact, envelope, to_line
 
 pytestmark = pytest.mark.e2e
 
@@ -114,8 +120,26 @@ async def showing(tmux: Tmux, name: str, *texts: str, line: str | None = None) -
 
 
 def line_of(screen: str, child: str) -> str:
-    lines = [line for line in screen.splitlines() if child in line]
-    return lines[0] if lines else ""
+    """The item's two table lines (the first names the child), joined."""
+    lines = screen.splitlines()
+    for i, line in enumerate(lines):
+        if child in line:
+            return " ".join(lines[i : i + 2])
+    return ""
+
+
+def known(child: str, at: datetime) -> dict[str, Any]:
+    """A contact that tells the history who the child is: the family name is the child id, so a
+    row can be found by it; the address is what the night worker needs."""
+    event = contact(child, at=at)
+    event["payload"]["child"] = {
+        **child_details(), "family_name": child, "address": f"7 {child} Street, Rotherham S60 2AB",
+    }  # fmt: skip
+    return event
+
+
+def bell_rang(tmux: Tmux, name: str) -> bool:
+    return tmux.run("display-message", "-p", "-t", name, "#{window_bell_flag}").strip() == "1"
 
 
 async def test_the_watch_catches_up_shows_new_items_live_and_acknowledges_them(
@@ -127,29 +151,65 @@ async def test_the_watch_catches_up_shows_new_items_live_and_acknowledges_them(
     db = await asyncpg.connect(endpoints.database_url)
     try:
         earlier, later = child_id(), child_id()
-        now = datetime.now(UTC)
+        # a fixed night a week ago (the view is told which with --night), so the test does not
+        # depend on whether it runs at night or by day
+        night = datetime.now(UTC).date() - timedelta(days=7)
+        shift = shift_of_night(
+            night, WorkingCalendar.england_and_wales(), OohSettings().office_hours()
+        )
+        first_at = shift.starts_at + timedelta(hours=6)
+        watch = [*WATCH, "--night", night.isoformat()]
         await publish_lines(
-            endpoints.bootstrap_servers, [to_line(protection(earlier, now - timedelta(minutes=3)))]
+            endpoints.bootstrap_servers,
+            [
+                to_line(known(earlier, first_at - timedelta(days=2))),
+                to_line(known(later, first_at - timedelta(days=2))),
+                to_line(protection(earlier, first_at)),
+            ],
         )
         await wait_until(
             lambda: db.fetchval("SELECT 1 FROM ooh_crisis_items WHERE child_id = $1", earlier),
             timeout=90,
         )
 
-        # caught up: recorded before the view opened
-        tmux.start("watch", WATCH, watch_env(endpoints))
+        # caught up: recorded before the view opened; the row leads with who and where
+        tmux.start("watch", watch, watch_env(endpoints))
         await showing(tmux, "watch", earlier)
+        row = line_of(tmux.screen("watch"), earlier)
+        assert "Street" in row
+        assert "SYP-9" in row
+        assert not bell_rang(tmux, "watch")
 
-        # live: published while it is open
+        # live: published while it is open — the bell rings and it is listed after the item
+        # that has waited longer (oldest unacknowledged first)
         await publish_lines(
-            endpoints.bootstrap_servers, [to_line(protection(later, datetime.now(UTC)))]
+            endpoints.bootstrap_servers,
+            [to_line(protection(later, first_at + timedelta(minutes=5)))],
         )
-        await showing(tmux, "watch", later)
-        assert "IMMEDIATE" in line_of(tmux.screen("watch"), later)
+        screen = await showing(tmux, "watch", later, "NEW IMMEDIATE")
+        assert "IMMEDIATE" in line_of(screen, later)
+        assert screen.index(earlier) < screen.index(later)
+        await wait_until(lambda: bell_rang(tmux, "watch"), timeout=10)
 
-        # `a` on the newest item (the top row)
-        tmux.keys("watch", *["Up"] * 20)
+        # Enter on the new item: the detail pane, the whole reason in words
+        tmux.keys("watch", *["Up"] * 20, "Down", "Enter")
+        await showing(tmux, "watch", "72-hour limit", f"child id {later}", "Esc / Enter: close")
+        tmux.keys("watch", "Escape")
+        await wait_until(lambda: "Esc / Enter: close" not in tmux.screen("watch"), timeout=10)
+
+        # `a` asks first; `u` undoes within the window and nothing is sent
         tmux.keys("watch", "a")
+        await showing(tmux, "watch", "y: yes")
+        tmux.keys("watch", "y")
+        await showing(tmux, "watch", "u to undo")
+        tmux.keys("watch", "u")
+        await showing(tmux, "watch", "undone")
+        assert await db.fetchval("SELECT count(*) FROM ooh_actions WHERE child_id = $1", later) == 0
+
+        # `a`, `y` again and let it go: the acknowledgement travels round and shows
+        tmux.keys("watch", "a")
+        await showing(tmux, "watch", "y: yes")
+        tmux.keys("watch", "y")
         await showing(tmux, "watch", "ACK", line=later)
         assert "EDT09" in line_of(tmux.screen("watch"), later)
         assert "ACK" not in line_of(tmux.screen("watch"), earlier)
@@ -161,9 +221,13 @@ async def test_the_watch_catches_up_shows_new_items_live_and_acknowledges_them(
         assert recorded is not None
         assert (recorded["source_agency"], recorded["kind"]) == ("ooh", "acknowledged")
 
-        # `r` on the other item: what was done, then why
-        tmux.keys("watch", "Down", "r")
-        await showing(tmux, "watch", "What was done")
+        # `r` on the other item (now the top row): the kind, what was done, then why
+        tmux.keys("watch", *["Up"] * 20, "r")
+        await showing(tmux, "watch", "Kind of action")
+        await asyncio.sleep(0.5)  # let the prompt take focus before the first key
+        tmux.keys("watch", "Down")  # one after police protection: emergency placement
+        await asyncio.sleep(0.3)
+        tmux.keys("watch", "Enter")
         tmux.type("watch", "Spoke to police; child taken to foster carer")
         tmux.keys("watch", "Enter")
         tmux.type("watch", "Parents could not be found overnight")
@@ -173,13 +237,15 @@ async def test_the_watch_catches_up_shows_new_items_live_and_acknowledges_them(
         assert action is not None
         assert action["summary"] == "Spoke to police; child taken to foster carer"
         assert action["decision_reason"] == "Parents could not be found overnight"
+        assert action["kind"] == "emergency_placement"
 
         # closed and opened again: everything once, acknowledged
         tmux.keys("watch", "q")
-        tmux.start("again", WATCH, watch_env(endpoints))
+        tmux.start("again", watch, watch_env(endpoints))
         screen = await showing(tmux, "again", later, earlier)
-        assert screen.count(later) == 1
-        assert screen.count(earlier) == 1
+        rows = [line for line in screen.splitlines() if "IMMEDIATE" in line]  # a row's first line
+        assert sum(later in row for row in rows) == 1
+        assert sum(earlier in row for row in rows) == 1
         assert "ACK" in line_of(screen, later)
         assert "ACK" in line_of(screen, earlier)
     finally:

@@ -200,9 +200,9 @@ async def test_replay_resends_key_value_and_headers_byte_for_byte(
     await produce(endpoints.bootstrap_servers, [first])
     [row] = await wait_until(lambda: stored(endpoints.database_url, [letter_id(first[2])]))
 
-    replayed = frontdoor(endpoints, "dlq", "replay", "--id", str(row["id"]))
+    replayed = frontdoor(endpoints, "dlq", "replay", "--raw", "--id", str(row["id"]))
     assert replayed.returncode == 0, replayed.stderr
-    assert "replayed 1 dead letters" in replayed.stderr
+    assert "replayed 1 dead letter" in replayed.stderr
     [record] = await read_topic(endpoints.bootstrap_servers, topic, 1)
     assert (record.key, record.value) == (b"child-1", value)
     assert tuple(record.headers) == NUL_HEADERS  # the original headers, no dlq.* ones
@@ -244,7 +244,7 @@ async def test_replay_refuses_the_loop_and_filters_that_name_nothing(
         (["--reason", "bogus"], "no dead-letter reason 'bogus'"),
         (["--id", str(absent)], f"no dead letter with id {absent}"),
     ):
-        result = frontdoor(endpoints, "dlq", "replay", *args)
+        result = frontdoor(endpoints, "dlq", "replay", "--raw", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stdout == ""
         [line] = result.stderr.strip().splitlines()
@@ -282,7 +282,7 @@ async def test_letter_kept_before_letter_ids_is_listed_and_replayed(
     listing = json.loads(frontdoor(endpoints, "dlq", "list", "--json", "--limit", "1000").stdout)
     [old] = [r for r in listing if r["id"] == old_id]
     assert (old["letter_id"], old["headers"], old["key"]) == (None, {"trace": "t-old"}, "child-1")
-    replayed = frontdoor(endpoints, "dlq", "replay", "--id", str(old_id))
+    replayed = frontdoor(endpoints, "dlq", "replay", "--raw", "--id", str(old_id))
     assert replayed.returncode == 0, replayed.stderr
     [record] = await read_topic(endpoints.bootstrap_servers, topic, 1)
     assert (record.key, record.value, list(record.headers)) == (

@@ -63,7 +63,11 @@ async def dsn(endpoints: Endpoints) -> str:
 
 @asynccontextmanager
 async def serving(
-    endpoints: Endpoints, *, started: Callable[[FastAPI], None] | None = None, **overrides: Any
+    endpoints: Endpoints,
+    *,
+    started: Callable[[FastAPI], None] | None = None,
+    client_addr: str = "198.51.100.20",
+    **overrides: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, CredentialAdmin]]:
     """The production app with its lifespan running, a client, and the credential admin."""
     settings = IngressSettings(auth_cache_ttl_seconds=0, **overrides)
@@ -73,7 +77,7 @@ async def serving(
             started(app)
         pool = await create_pool(endpoints.database_url, max_size=2)
         admin = CredentialAdmin(PostgresCredentialStore(pool), clock=lambda: datetime.now(UTC))
-        transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 50000))
+        transport = httpx.ASGITransport(app=app, client=(client_addr, 50000))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
                 yield client, admin

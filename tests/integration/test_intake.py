@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from schemas.registry import parse_event
-from schemas.topics import CASEWORK, CONTACTS, DEADLETTER
+from schemas.topics import CASEWORK, CONTACTS, DEADLETTER, REPLAY_HEADER, WORKFORCE
 from services.cli.replay import publish_lines
 from services.common.deadletter import header_map
 from services.common.kafka import MAX_EVENT_BYTES, new_producer
@@ -79,7 +79,9 @@ async def test_simulated_feed_lands_every_valid_event_exactly_once(
     for r in rows:
         stored = parse_event(orjson.loads(r["body"]))
         assert stored == parse_event(by_id[r["event_id"]])
-    # routed: every contact to frontdoor.contacts, every other event to frontdoor.casework
+    # routed: every contact to frontdoor.contacts, the workforce's events (the simulated
+    # directory, allocations, supervision, audits) to frontdoor.workforce, every other event to
+    # frontdoor.casework
     routed_contacts = {
         orjson.loads(r.value)["event_id"]
         for r in await read_topic(endpoints.bootstrap_servers, CONTACTS.name, CONTACTS.partitions)
@@ -88,10 +90,16 @@ async def test_simulated_feed_lands_every_valid_event_exactly_once(
         orjson.loads(r.value)["event_id"]
         for r in await read_topic(endpoints.bootstrap_servers, CASEWORK.name, CASEWORK.partitions)
     }
+    routed_workforce = {
+        orjson.loads(r.value)["event_id"]
+        for r in await read_topic(endpoints.bootstrap_servers, WORKFORCE.name, WORKFORCE.partitions)
+    }
     for event_id, event in by_id.items():
         expected = (
             routed_contacts
             if event["event_type"] in {"contact.received", "police.da_notification"}
+            else routed_workforce
+            if event["event_type"] in WORKFORCE.event_types
             else routed_casework
         )
         assert event_id in expected, event["event_type"]
@@ -164,7 +172,10 @@ async def test_bad_records_are_dead_lettered_with_reasons_and_good_ones_land(
         for value in records:
             # one key so the order is kept on one partition: bad records sit between good ones
             await producer.send_and_wait(
-                "partner.events", value, key=test_key, headers=[("trace", b"t-1")]
+                "partner.events",
+                value,
+                key=test_key,
+                headers=[("trace", b"t-1"), (REPLAY_HEADER, b"test")],
             )
     finally:
         await producer.stop()
@@ -243,7 +254,7 @@ async def test_worker_killed_mid_replay_loses_and_duplicates_nothing(
     # (repeats there are allowed by at-least-once delivery and dropped by event_id downstream)
     routed = {
         orjson.loads(r.value)["event_id"]
-        for topic in (CONTACTS, CASEWORK)
+        for topic in (CONTACTS, CASEWORK, WORKFORCE)
         for r in await read_topic(endpoints.bootstrap_servers, topic.name, topic.partitions)
     }
     assert set(ids) <= routed

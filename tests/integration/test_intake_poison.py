@@ -20,6 +20,7 @@ import asyncpg
 import orjson
 import pytest
 
+from schemas.roles import load_role_table
 from schemas.topics import DEADLETTER, PARTNER_EVENTS
 from services.common.deadletter import header_map
 from services.common.kafka import new_producer
@@ -29,6 +30,7 @@ from services.common.settings import Endpoints
 from services.intake import bootstrap
 from services.intake.adapters.postgres import PostgresEventStore
 from services.intake.config import IntakeSettings
+from services.intake.domain.speakers import SpeakerMode
 from services.intake.handlers import IntakeHandler
 from tests.conftest import read_topic, wait_until
 from tests.factories import contact, to_line
@@ -48,7 +50,10 @@ async def test_nul_text_nul_header_and_a_failing_record_are_dead_lettered_and_49
 
     @asynccontextmanager
     async def handler(_resources: Resources) -> AsyncIterator[Handler]:
-        real = IntakeHandler(PostgresEventStore)
+        # the pipeline's poison handling, not the lanes: every record's own agency is trusted
+        real = IntakeHandler(
+            PostgresEventStore, roles=load_role_table(), mode=SpeakerMode.SINGLE_TENANT
+        )
 
         async def handle(unit: Unit, deliveries: Sequence[Delivery]) -> None:
             if any(str(d.id) == failing_id for d in deliveries):
@@ -62,9 +67,7 @@ async def test_nul_text_nul_header_and_a_failing_record_are_dead_lettered_and_49
     sub = dataclasses.replace(declared.subscriptions[0], handler=handler, max_batch=1000)
     service = dataclasses.replace(declared, subscriptions=(sub,))
 
-    records: list[tuple[bytes, list[tuple[str, bytes]]]] = [
-        (to_line(e), []) for e in good[:250]
-    ]
+    records: list[tuple[bytes, list[tuple[str, bytes]]]] = [(to_line(e), []) for e in good[:250]]
     records += [
         (to_line(nul_text), []),
         (to_line(nul_header), [("traceparent", b"00-\x00-01")]),
@@ -76,8 +79,9 @@ async def test_nul_text_nul_header_and_a_failing_record_are_dead_lettered_and_49
     try:
         # one partition, so the 500 arrive as one batch and the failure must be isolated
         for value, headers in records:
-            await producer.send(PARTNER_EVENTS.name, value, key=b"poison", partition=3,
-                                headers=headers or None)
+            await producer.send(
+                PARTNER_EVENTS.name, value, key=b"poison", partition=3, headers=headers or None
+            )
         await producer.flush()
     finally:
         await producer.stop()

@@ -211,6 +211,14 @@ async def test_the_handover_lists_the_night_and_the_day_teams_ack_meets_its_cloc
                             UUID(action["event_id"]))
     )  # fmt: skip
 
+    # a preview says it published nothing (issue 14), and keeps every word of the reason
+    code, out = await cli(endpoints, "handover", "--no-publish", "--night", "2025-03-03")
+    assert code == 0, out
+    assert "preview only, nothing was published" in out
+    assert "already published" in out
+    assert "NOT ACKNOWLEDGED" not in out.split("reasons for decisions")[-1].split("\n")[0]
+    assert await db.fetchval("SELECT count(*) FROM ooh_handovers WHERE child_id = $1", child) == 0
+
     code, out = await cli(endpoints, "handover", "--json", "--night", "2025-03-03")
     assert code == 0, out
     report = json.loads(out)
@@ -218,6 +226,7 @@ async def test_the_handover_lists_the_night_and_the_day_teams_ack_meets_its_cloc
     (part,) = [p for p in report["parts"] if p["child_id"] == child]
     assert part["urgency"] == "immediate"
     assert part["items"][0]["reason"] == "police_protection"
+    assert part["items"][0]["explanation"] == row["explanation"]  # every word, none cut
     assert part["actions"][0]["decision_reason"] == "No family member could be reached overnight."
     ranks = [p["rank"] for p in report["parts"]]
     assert ranks == sorted(ranks)
@@ -227,8 +236,18 @@ async def test_the_handover_lists_the_night_and_the_day_teams_ack_meets_its_cloc
     code, out = await cli(endpoints, "handover", "--json", "--night", "2025-03-03")
     assert json.loads(out)["published_now"] == 0  # the same handover is not sent twice
 
+    # a team nobody has ever named is refused (issue 14): nothing acknowledged, no clock moved
     code, out = await cli(
-        endpoints, "ack", "--team", "Safeguarding Team 1", "--worker", "DT04",
+        endpoints, "ack", "--team", "Nobody Team", "--worker", "DT04",
+        "--night", "2025-03-03", "--child", child,
+    )  # fmt: skip
+    assert code == 2, out
+    assert "unknown team 'Nobody Team'" in out
+    assert "MASH" in out  # the known teams are listed
+    assert await db.fetchval("SELECT count(*) FROM ooh_handover_acks WHERE child_id = $1", child) == 0
+
+    code, out = await cli(
+        endpoints, "ack", "--team", "MASH", "--worker", "DT04",
         "--night", "2025-03-03", "--child", child,
     )  # fmt: skip
     assert code == 0, out
@@ -245,7 +264,7 @@ async def test_the_handover_lists_the_night_and_the_day_teams_ack_meets_its_cloc
     assert timer["started_at"] == SHIFT_START
     acked = await db.fetchrow("SELECT * FROM ooh_handover_acks WHERE child_id = $1", child)
     assert acked is not None
-    assert (acked["team"], acked["worker"]) == ("Safeguarding Team 1", "DT04")
+    assert (acked["team"], acked["worker"]) == ("MASH", "DT04")
 
 
 async def test_the_faust_runtime_raises_and_records_crisis_items_too(

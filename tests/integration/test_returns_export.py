@@ -273,3 +273,103 @@ def test_an_assessment_authorised_before_it_started_gets_the_validators_rule_num
         )  # fmt: skip
     assert refused.value.census.left_out == ("BROKEN1",)
     assert not (tmp_path / "real.xml").exists()
+
+
+def messy() -> list[Story]:
+    """Histories whose episodes break the DfE's episode rules in the ways a case system can."""
+    same_day = Story("MESSY1", details(upn=upn_check_letter("372200012346") + "372200012346"))
+    same_day.referral(at(date(2024, 9, 2), 9))  # referred twice the same day, both left open
+    same_day.referral(at(date(2024, 9, 2), 11))
+    both_open = Story("MESSY2", details(upn=upn_check_letter("372200012347") + "372200012347"))
+    both_open.referral(at(date(2024, 5, 1)))  # never closed when the next referral came
+    both_open.referral(at(date(2024, 9, 2)))
+    closed_late = Story("MESSY3", details(upn=upn_check_letter("372200012348") + "372200012348"))
+    first = closed_late.referral(at(date(2024, 5, 1)))
+    closed_late.referral(at(date(2024, 9, 2)))  # inside the first, which closes a month later
+    closed_late.closed(first, at(date(2024, 10, 1)), reason="RC8")
+    back_to_back = Story("TIDY4", details(upn=upn_check_letter("372200012349") + "372200012349"))
+    earlier = back_to_back.referral(at(date(2024, 5, 1)))
+    back_to_back.closed(earlier, at(date(2024, 9, 2), 9), reason="RC8")
+    back_to_back.referral(at(date(2024, 9, 2), 11))  # ends the day the next starts: no overlap
+    return [same_day, both_open, closed_late, back_to_back]
+
+
+@pytest.mark.timeout(900)
+def test_the_exports_own_checks_catch_every_error_the_dfe_rules_find_in_a_messy_history(
+    tmp_path: Path,
+) -> None:
+    """DfE rules 8815, 8816 and 8820 (cin2024_25) on the same file: nothing they reject gets by."""
+    until = census_year(YEAR).ends_at
+    histories = [fold_child(s.child_id, s.events, until=until) for s in messy()]
+    ours = census_return(histories, year=YEAR, calendar=CALENDAR, keep_invalid=True)
+    out = tmp_path / "messy.xml"
+    header = CensusHeader(
+        la_code="372", software_code="frontdoor", release="0.1.0", serial_no="001",
+        made_at=datetime.now(UTC),
+    )  # fmt: skip
+    out.write_bytes(census_xml(ours.children, period=census_year(YEAR), header=header))
+    theirs = {(f.rule, f.child_id) for f in run_dfe_validator(out).child_errors}
+    mine = {(i.rule, i.child_id) for i in ours.errors}
+    assert {"8816", "8820"} <= {rule for rule, _ in theirs}  # the file really is messy
+    assert ("8820", "MESSY1") in theirs  # the same-day case
+    assert ("8816", "MESSY1") in theirs
+    assert theirs <= mine
+    assert not {c for _, c in mine} & {"TIDY4"}  # and the tidy child is not accused
+    assert not {c for _, c in theirs} & {"TIDY4"}
+
+
+def test_audit_sample_draws_the_same_files_from_the_events_table_for_a_seed(database: str) -> None:
+    """Issue 13 §6: `frontdoor audit sample` on a real `events` table — reproducible for a seed,
+    the twelve-month exclusion honoured, one-line usage errors."""
+    from services.cli.main import app
+    from tests.unit.test_audit_sample import AS_OF, history
+
+    insert(database, history())
+    runner = CliRunner()
+    day = AS_OF.date().isoformat()
+    args = ["audit", "sample", "--database", database, "--as-of", day, "--json", "--size", "4"]
+    first = runner.invoke(app, [*args, "--seed", "11"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, [*args, "--seed", "11"])
+    drawn = orjson.loads(first.output)
+    assert orjson.loads(again.output) == drawn
+    assert len(drawn["sample"]) == 4
+    assert drawn["excluded_audited_in_last_12_months"] == 1
+    assert "C01" not in {s["child_id"] for s in drawn["sample"]}
+    quota = orjson.loads(runner.invoke(app, [*args, "--mode", "quota"]).output)
+    assert {s["auditor_id"] for s in quota["sample"]} == {"M1", "M2"}
+    bad = runner.invoke(app, [*args, "--mode", "thematic"])
+    assert bad.exit_code == 2
+    assert "--theme" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_the_inspection_bundle_reads_each_tracked_child_from_the_events_table(
+    database: str, tmp_path: Path
+) -> None:
+    """Issue 13 §6: `frontdoor returns inspection-bundle CHILD…` on a real `events` table."""
+    from services.cli.main import app
+    from tests.unit.test_inspection_bundle import AS_OF as BUNDLE_AS_OF
+    from tests.unit.test_inspection_bundle import child_events, directory
+
+    insert(database, [*child_events(), *directory()])
+    out = tmp_path / "bundle.json"
+    day = BUNDLE_AS_OF.date().isoformat()
+    done = CliRunner().invoke(
+        app, ["returns", "inspection-bundle", "C1", "NOBODY9", "--as-of", day,
+              "--database", database, "--out", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output  # one child has no record: named, exit 1
+    assert "no record in frontdoor: NOBODY9" in done.output
+    document = orjson.loads(out.read_bytes())
+    assert document["no_record"] == ["NOBODY9"]
+    (child,) = document["children"]
+    assert [a["worker_id"] for a in child["allocations"]] == ["W1"]
+    assert len(child["case_supervision"]) == 2
+    assert child["workers"][0]["status"] == "overdue"
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    again = CliRunner().invoke(
+        app, ["returns", "inspection-bundle", "C1", "--database", database, "--out", str(out)]
+    )
+    assert again.exit_code == 2
+    assert "exists" in again.output

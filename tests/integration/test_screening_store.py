@@ -20,17 +20,15 @@ import asyncpg
 import orjson
 import pytest
 
-from schemas.codes import TriagePriority
 from schemas.events.casework import ScreeningDecisionRecorded
 from schemas.events.contacts import ContactReceived, PoliceDaNotification
 from schemas.registry import parse_event
-from services.common.calendar import DEFAULT_OFFICE_HOURS, WorkingCalendar
 from services.common.ledger import PostgresLedger
 from services.common.settings import Endpoints
 from services.screening.adapters.postgres import PostgresScreeningStore
 from services.screening.adapters.rules_file import load_rules
 from services.screening.domain.announcements import Triaged, triaged_event
-from services.screening.domain.deadlines import working_hours_deadline
+from services.screening.domain.deadlines import triage_window_deadline
 from services.screening.domain.from_event import TriageHistory, triage_input_from_event
 from services.screening.domain.history import HistoryQuery
 from services.screening.domain.triage import triage
@@ -41,11 +39,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 MOMENT = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 RULES = load_rules()
-DUE = working_hours_deadline(
-    WorkingCalendar.england_and_wales(2020, 2030),
-    DEFAULT_OFFICE_HOURS,
-    dict.fromkeys(TriagePriority, 4.0),
-)
+DUE = triage_window_deadline
 
 
 @pytest.fixture
@@ -185,9 +179,10 @@ def decision_for(event: dict[str, Any], at: datetime, kind: str) -> ScreeningDec
 # ── history ──────────────────────────────────────────────────────────────────────────────────
 
 
-async def test_history_counts_earlier_incidents_for_the_child_and_the_household(
+async def test_history_counts_earlier_da_notifications_for_the_child_and_the_household_domain_3(
     pool: asyncpg.Pool,
 ) -> None:
+    """DOMAIN.md §3: repeat incidents are police DA notifications only, not other contacts."""
     child, sibling, family = child_id(), child_id(), f"F{uuid.uuid4().hex[:8]}"
     own = da_notification(child, at=MOMENT - timedelta(days=40))
     household = in_family(da_notification(sibling, at=MOMENT - timedelta(days=80)), family)
@@ -198,8 +193,7 @@ async def test_history_counts_earlier_incidents_for_the_child_and_the_household(
         await record_event(pool, event)
     history = await history_of(pool, query(child, family))
     assert sorted(history.incidents_at) == sorted(
-        datetime.fromisoformat(e["payload"].get("incident_at") or e["payload"]["contact_at"])
-        for e in (own, household, general)
+        datetime.fromisoformat(e["payload"]["incident_at"]) for e in (own, household)
     )
 
 
@@ -215,6 +209,16 @@ async def test_history_leaves_out_the_contact_itself(pool: asyncpg.Pool) -> None
     await record_event(pool, earlier)
     q = HistoryQuery(UUID(earlier["event_id"]), child, None, MOMENT, MOMENT)
     assert (await history_of(pool, q)).incidents_at == ()
+
+
+async def test_earlier_screening_results_of_general_contacts_are_not_incidents(
+    pool: asyncpg.Pool,
+) -> None:
+    child = child_id()
+    await PostgresScreeningStore(pool).record_triage(
+        [triaged(contact(child, at=MOMENT - timedelta(days=2)))]
+    )
+    assert (await history_of(pool, query(child))).incidents_at == ()
 
 
 async def test_earlier_screening_results_count_even_before_intake_commits(

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-WORKERS = {"intake", "screening", "sla", "conferences", "outofhours", "deadletter"}
+WORKERS = {"intake", "screening", "sla", "conferences", "outofhours", "deadletter", "workforce"}
 HTTP_SERVICES = {"ops": 8080, "ingress": 8000}
 LONG_RUNNING = WORKERS | set(HTTP_SERVICES)
 INFRASTRUCTURE = {"kafka", "postgres"}

@@ -84,12 +84,25 @@ def _dry_run(*args: str) -> Plan:
 
 @pytest.fixture(scope="module")
 def shared() -> Plan:
-    return _dry_run()
+    return _dry_run("--mode", "shared")
 
 
 @pytest.fixture(scope="module")
 def per_agency() -> Plan:
-    return _dry_run("--mode", "per-agency")
+    return _dry_run()  # the default: what intake's default (lanes) expects
+
+
+def test_the_default_mode_is_per_agency_on_the_lanes_the_contract_declares() -> None:
+    from schemas.topics import PARTNER_LANES
+
+    explicit = _dry_run("--mode", "per-agency")
+    assert _dry_run().grants == explicit.grants
+    written = {
+        g.name
+        for g in explicit.grants
+        if g.operation == "Write" and g.principal != "User:frontdoor"
+    }
+    assert written == {t.name for t in PARTNER_LANES.values()}
 
 
 def test_every_agency_and_the_services_get_a_scram_sha_512_user(shared: Plan) -> None:
@@ -134,9 +147,9 @@ def test_per_agency_mode_confines_each_agencys_writes_to_its_own_topic(
 
 
 def test_per_agency_mode_lets_the_services_read_every_agency_topic(per_agency: Plan) -> None:
-    assert (
-        Grant("User:frontdoor", "Read", "topic", "partner.events.", "prefixed") in per_agency.grants
-    )
+    for operation in ("Read", "Write", "Create"):
+        grant = Grant("User:frontdoor", operation, "topic", "partner.events.", "prefixed")
+        assert grant in per_agency.grants
 
 
 def test_the_services_get_what_the_pipeline_needs_on_their_own_prefixes(shared: Plan) -> None:

@@ -25,6 +25,7 @@ INPUT_PARTITIONS = {
     "sla": 8,  # the lifecycle topics it consumes (frontdoor.contacts / .casework / .conferences)
     "outofhours": 4,  # frontdoor.crisis
     "deadletter": 4,  # frontdoor.deadletter
+    "workforce": 8,  # frontdoor.workforce (and frontdoor.casework)
 }
 STREAM_WORKERS = set(INPUT_PARTITIONS)
 
@@ -109,7 +110,7 @@ def test_each_deployment_runs_its_worker_with_probes_on_a_declared_port(
     assert container["name"] == "frontdoor"
     assert container["args"] == ["worker", component]
     declared = {port["name"]: port["containerPort"] for port in container["ports"]}
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {item["name"]: item.get("value") for item in container["env"]}  # or valueFrom
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         http = container[probe]["httpGet"]
         assert http["path"] == "/healthz"

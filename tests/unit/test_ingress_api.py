@@ -27,14 +27,18 @@ from schemas.topics import PARTNER_EVENTS
 from services.common.ledger import MemoryLedger
 from services.common.outbox import OutboxRow, RecordingSender, Relay, partition_for
 from services.common.publishing import OutRecord
-from services.ingress.adapters.memory import MemoryAuditLog, MemoryCredentialStore
+from services.ingress.adapters.memory import (
+    MemoryAuditLog,
+    MemoryCredentialStore,
+    MemoryRateLimit,
+)
 from services.ingress.api import create_app
 from services.ingress.audit import AuditEntry
 from services.ingress.auth import Authenticator
 from services.ingress.config import IngressSettings
 from services.ingress.credentials import CredentialAdmin, verify_secret
-from services.ingress.domain.ratelimit import RateLimiter
 from services.ingress.handlers import IncomingRequest, IngressHandler, Limits
+from services.ingress.ports import AuthFailures
 from services.ingress.responses import Problem
 from tests.factories import contact, da_notification
 
@@ -111,6 +115,7 @@ class Harness:
     store: MemoryCredentialStore = field(default_factory=MemoryCredentialStore)
     clock: FakeClock = field(default_factory=FakeClock)
     verifications: int = 0
+    failures: AuthFailures | None = None
 
     def __post_init__(self) -> None:
         self.ledger: MemoryLedger = self.audit.ledger
@@ -124,10 +129,13 @@ class Harness:
                 clock=self.clock.now,
                 monotonic=self.clock.monotonic,
                 verify=self._verify,
+                failures=self.failures,
             ),
             audit=self.audit,
             relay=self.relay,
-            limiter=RateLimiter(rate=self.rate, burst=self.burst),
+            limiter=MemoryRateLimit(
+                rate=self.rate, burst=self.burst, monotonic=self.clock.monotonic
+            ),
             roles=settings.role_table(),
             limits=Limits(
                 max_body_bytes=self.max_body_bytes,

@@ -60,7 +60,7 @@ async def test_add_stores_the_agency_label_and_hash_but_never_the_key() -> None:
     a, store, _ = admin()
     credential, key = await a.add(Agency.HEALTH, "gp-system")
     row = store.rows[key.credential_id]
-    assert (row.agency, row.label, row.created_at) == (Agency.HEALTH, "gp-system", T0)
+    assert (row.principal, row.label, row.created_at) == (Agency.HEALTH, "gp-system", T0)
     assert key.secret not in repr(row)
     assert CHEAP.verify(row.secret_hash, key.secret)
     assert credential == row
@@ -70,7 +70,7 @@ async def test_rotate_issues_a_new_key_and_ends_the_old_after_the_grace_period()
     a, store, _ = admin()
     old, _ = await a.add(Agency.POLICE, "niche")
     new, key = await a.rotate(old.credential_id, grace=timedelta(hours=24))
-    assert new.agency is Agency.POLICE
+    assert new.principal is Agency.POLICE
     assert new.label == "niche"
     assert key.credential_id == new.credential_id != old.credential_id
     rotated = store.rows[old.credential_id]
@@ -130,4 +130,4 @@ async def test_list_returns_every_credential_by_agency() -> None:
     a, _, _ = admin()
     await a.add(Agency.POLICE)
     await a.add(Agency.EDUCATION)
-    assert [c.agency for c in await a.list()] == [Agency.EDUCATION, Agency.POLICE]
+    assert [c.principal for c in await a.list()] == [Agency.EDUCATION, Agency.POLICE]

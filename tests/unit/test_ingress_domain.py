@@ -9,11 +9,10 @@ import pytest
 
 from schemas.envelope import Agency
 from schemas.registry import INBOUND_TYPES
-from services.ingress.config import DEFAULT_ROLES_FILE
+from schemas.roles import DEFAULT_ROLES_FILE, RoleTableError, parse_role_table
 from services.ingress.domain.codes import PROBLEM_BASE_URI, Code
 from services.ingress.domain.keys import bearer_token, fingerprint, make_key, parse_key
 from services.ingress.domain.ratelimit import Bucket, RateLimiter, take
-from services.ingress.domain.roles import RoleTableError, parse_role_table
 from services.ingress.domain.submission import (
     EventAccepted,
     EventRejected,
@@ -25,7 +24,12 @@ from services.ingress.domain.submission import (
 from tests.factories import contact, da_notification
 
 ROLES = parse_role_table(DEFAULT_ROLES_FILE.read_text(encoding="utf-8"))
-POLICE_ONLY = {"police.da_notification", "police.protection_started", "police.protection_ended"}
+POLICE_ONLY = {
+    "police.da_notification",
+    "police.protection_started",
+    "police.protection_ended",
+    "education.encompass_notified",  # the police (their MASH desk) tell the school: DOMAIN.md §2
+}
 
 
 def judge(body: object, agency: Agency, *, max_event_bytes: int = 256 * 1024) -> list[object]:
@@ -343,3 +347,20 @@ def test_event_ids_are_read_even_from_rejected_events() -> None:
     (verdict,) = judge({"event_id": event_id, "event_type": "nonsense"}, Agency.POLICE)
     assert isinstance(verdict, EventRejected)
     assert str(verdict.event_id) == event_id
+
+
+def test_an_event_valid_for_its_old_version_that_cannot_be_upgraded_is_422_not_500(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from schemas.registry import UpcastFailedError
+    from services.ingress.domain import submission
+
+    def failing(_item: object) -> object:
+        raise UpcastFailedError("contact.received", 1, KeyError("name"))
+
+    monkeypatch.setattr(submission, "parse_event", failing)
+    (verdict,) = judge(contact(), Agency.EDUCATION)
+    assert isinstance(verdict, EventRejected)
+    assert (verdict.status, verdict.code) == (422, Code.INVALID_EVENT)
+    assert verdict.errors[0].type == "upcast_failed"
+    assert "contact.received v1 to v2" in verdict.detail

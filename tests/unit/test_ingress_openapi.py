@@ -28,13 +28,16 @@ from schemathesis.specs.openapi.checks import (
 from schemas.envelope import Agency
 from services.common.outbox import RecordingSender, Relay
 from services.ingress import openapi
-from services.ingress.adapters.memory import MemoryAuditLog, MemoryCredentialStore
+from services.ingress.adapters.memory import (
+    MemoryAuditLog,
+    MemoryCredentialStore,
+    MemoryRateLimit,
+)
 from services.ingress.api import create_app
 from services.ingress.auth import Authenticator
 from services.ingress.config import IngressSettings
 from services.ingress.credentials import StoredCredential
 from services.ingress.domain.keys import make_key
-from services.ingress.domain.ratelimit import RateLimiter
 from services.ingress.handlers import IngressHandler, Limits
 
 MAX_EXAMPLES = 150
@@ -46,7 +49,7 @@ def _fuzz_app() -> tuple[Any, MemoryAuditLog]:
     store, audit = MemoryCredentialStore(), MemoryAuditLog()
     store.rows[KEY.credential_id] = StoredCredential(
         credential_id=KEY.credential_id,
-        agency=Agency.SOCIAL_CARE,
+        principal=Agency.SOCIAL_CARE,
         label="fuzz",
         secret_hash=CHEAP.hash(KEY.secret),
         created_at=datetime(2025, 1, 1, tzinfo=UTC),
@@ -61,7 +64,7 @@ def _fuzz_app() -> tuple[Any, MemoryAuditLog]:
         ),
         audit=audit,
         relay=Relay(audit.ledger, RecordingSender()),
-        limiter=RateLimiter(rate=1e9, burst=10**9),
+        limiter=MemoryRateLimit(rate=1e9, burst=10**9, monotonic=time.monotonic),
         roles=app_settings.role_table(),
         limits=Limits(
             max_body_bytes=app_settings.max_body_bytes,

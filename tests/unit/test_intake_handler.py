@@ -3,48 +3,27 @@ routing, dead letters and the canonical log line."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
-from uuid import UUID
-
 import orjson
 from structlog.testing import capture_logs
 
+from schemas.roles import load_role_table
+from schemas.topics import REPLAY_HEADER
 from services.common.deadletter import Origin, header_map
-from services.common.pipeline import Delivery
+from services.intake.adapters.memory import MemoryEventStore
+from services.intake.domain.speakers import SpeakerMode
 from services.intake.handlers import IntakeHandler
 from tests.factories import contact, da_notification, to_line
 from tests.harness import PipelineHarness
 
 
-class MemoryEventStore:
-    def __init__(self) -> None:
-        self.rows: dict[UUID, Delivery] = {}
-        self.through: dict[int, datetime] = {}
-
-    def __call__(self, _connection: Any) -> MemoryEventStore:
-        return self
-
-    async def known_hashes(self, event_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        return {i: self.rows[i].content_hash for i in event_ids if i in self.rows}
-
-    async def append(self, events: Sequence[Delivery]) -> int:
-        for e in events:
-            self.rows.setdefault(e.id, e)
-        return len(events)
-
-    async def advance(self, through: Mapping[int, datetime]) -> None:
-        for p, at in through.items():
-            self.through[p] = max(at, self.through.get(p, at))
-
-
 def origin(value: bytes, offset: int = 0) -> Origin:
-    return Origin("partner.events", 0, offset, b"k", value, (("h", b"1"),))
+    """A record as ``frontdoor replay`` writes it: the operator vouches for source.agency."""
+    return Origin("partner.events", 0, offset, b"k", value, (("h", b"1"), (REPLAY_HEADER, b"t")))
 
 
 def harness(store: MemoryEventStore) -> PipelineHarness:
-    return PipelineHarness(IntakeHandler(store), consumer="intake", max_bytes=10_000)
+    handler = IntakeHandler(store, roles=load_role_table(), mode=SpeakerMode.LANES)
+    return PipelineHarness(handler, consumer="intake", max_bytes=10_000)
 
 
 async def test_contacts_route_to_screening_and_casework_elsewhere() -> None:
@@ -143,6 +122,7 @@ async def test_log_lines_carry_ids_and_never_personal_data() -> None:
             "partition": 0,
             "offset": 0,
             "outcome": "handled",
+            "speaker_via": "replay",
             "routed_to": "frontdoor.contacts",
         }
     ]

@@ -74,6 +74,29 @@ async def test_a_processing_dead_letter_is_not_marked_processed_so_a_replay_is_h
     assert outcome.handled == 1
 
 
+async def test_a_deferred_record_is_neither_handled_nor_dead_lettered_and_stays_unclaimed() -> None:
+    waiting, ready = contact(), contact()
+    later: set[str] = {str(waiting["event_id"])}
+
+    async def handler(unit: Unit, deliveries: Sequence[Delivery]) -> None:
+        for d in deliveries:
+            if str(d.id) in later:
+                unit.defer(d)
+
+    h = PipelineHarness(handler)
+    with capture_logs() as logs:
+        outcome = await h.feed([origin(to_line(waiting)), origin(to_line(ready), 1)])
+    assert (outcome.handled, outcome.deferred, outcome.dead_lettered) == (1, 1, 0)
+    assert h.sent_to("frontdoor.deadletter") == []
+    assert [e["outcome"] for e in logs if e.get("event") == "record_handled"] == [
+        "deferred",
+        "handled",
+    ]
+    later.clear()  # the world caught up: the same record, fed again, is handled as new
+    again = await h.feed([origin(to_line(waiting))])
+    assert (again.handled, again.repeats) == (1, 0)
+
+
 async def test_nul_in_a_text_field_is_a_validation_dead_letter_naming_the_field_not_value() -> None:
     event = contact()
     event["payload"]["summary"] = "secret story \u0000 more"  # type: ignore[index]
@@ -109,7 +132,9 @@ async def test_a_rejected_value_never_appears_in_the_dead_letter_message() -> No
 
 async def test_unwanted_types_are_skipped_by_header_without_parsing() -> None:
     h = PipelineHarness(Echo(), event_types=frozenset({"police.da_notification"}))
-    outcome = await h.feed([origin(b"not even json", headers=(("event_type", b"contact.received"),))])
+    outcome = await h.feed(
+        [origin(b"not even json", headers=(("event_type", b"contact.received"),))]
+    )
     assert (outcome.ignored, outcome.dead_lettered, h.sent) == (1, 0, [])
 
 
@@ -156,7 +181,8 @@ async def test_repeat_is_a_noop_and_logged_once_per_record() -> None:
         outcome = await h.feed([origin(line, 1), origin(line, 2)])
     assert (outcome.handled, outcome.repeats) == (0, 2)
     assert [entry["outcome"] for entry in logs if entry["event"] == "record_handled"] == [
-        "repeat", "repeat",
+        "repeat",
+        "repeat",
     ]
     assert len(handler.seen) == 1
 
@@ -216,5 +242,6 @@ async def test_a_dead_letter_that_cannot_be_kept_is_never_dead_lettered_onto_its
     assert outcome.dead_lettered == 0
     assert again.repeats == 1  # claimed: it does not come round again
     assert [e["outcome"] for e in logs if e["event"] == "record_handled"] == [
-        "unstorable", "repeat",
+        "unstorable",
+        "repeat",
     ]

@@ -11,7 +11,7 @@ passed each appear only as a contact.
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -246,4 +246,35 @@ def test_the_workbook_has_a_sheet_per_list_with_the_same_cells(tmp_path: Path) -
     assert book.sheetnames == ["List 1", "List 3", "List 4", "List 5", "List 7"]
     sheet = book["List 7"]
     cells = [tuple(c.value for c in row) for row in sheet.iter_rows()]
-    assert cells == [annex.lists[4].headings, *annex.lists[4].rows]
+    as_text = [
+        tuple(v.strftime("%d/%m/%Y") if isinstance(v, datetime) else v for v in row)
+        for row in cells
+    ]
+    assert as_text == [annex.lists[4].headings, *annex.lists[4].rows]
+
+
+def test_workbook_dates_are_date_cells_under_a_frozen_filtered_header(tmp_path: Path) -> None:
+    """Issue 14 (analysts): an analyst sorts and filters the dates as dates, header in view."""
+    annex = lists()
+    book = load_workbook(write_annex_a_xlsx(annex, tmp_path / "annex.xlsx"))
+    sheet = book["List 1"]
+    headings = [c.value for c in sheet[1]]
+    contact = headings.index("Date of Contact") + 1
+    dated = [r[contact - 1] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert dated
+    assert all(isinstance(v, datetime) for v in dated)
+    assert sheet.cell(row=2, column=contact).number_format == "dd/mm/yyyy"
+    assert sheet.cell(row=2, column=1).data_type == "s"  # ids stay text
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:G{len(annex.lists[0].rows) + 1}"
+    assert sheet.column_dimensions["B"].width > len("Gender")
+
+
+def test_every_gap_names_the_dfe_rule_that_needs_the_same_item() -> None:
+    """Issue 14 (analysts): DfE rules 4180, 4220, 8525Q/8530Q, 8540, 8615 (cin2024_25)."""
+    issues = lists().issues
+    assert issues
+    assert all(i.rule for i in issues)
+    assert [(i.item, i.rule) for i in issues if i.child_id == "DUE4"] == [
+        ("date of birth", "8530Q")
+    ]

@@ -8,10 +8,17 @@ from typing import Any
 import pydantic
 import pytest
 
-from schemas.errors import MAX_DESCRIPTION, describe_validation_error, field_path
+from schemas.errors import (
+    MAX_DESCRIPTION,
+    ValueFreeError,
+    describe_exception,
+    describe_validation_error,
+    field_path,
+    scrub_values,
+)
 from schemas.events.contacts import ContactReceived
 from schemas.headers import check_header
-from schemas.registry import parse_event
+from schemas.registry import UnknownEventType, parse_event
 from tests.unit.contract_examples import example
 
 DOB = "2017-02-30"
@@ -90,3 +97,76 @@ def test_the_description_is_itself_safe_as_a_kafka_header() -> None:
     text = describe_validation_error(refusal(data))
     assert check_header("dlq.exception.message", text.encode()) is None
     assert "odd" not in text
+
+
+# -- any exception: describe_exception / scrub_values ----------------------------------------
+
+
+def test_an_asyncpg_unique_violation_is_described_without_its_detail_row() -> None:
+    import asyncpg
+
+    exc = asyncpg.exceptions.UniqueViolationError(
+        'duplicate key value violates unique constraint "children_name_key"'
+    )
+    exc.detail = f"Key (family_name, date_of_birth)=({NAME}, {DOB}) already exists."
+    exc.constraint_name = "children_name_key"
+    exc.table_name = "children"
+    text = describe_exception(exc)
+    assert "constraint children_name_key" in text
+    assert "sqlstate 23505" in text
+    assert NAME not in text
+    assert DOB not in text
+
+
+def test_a_client_side_asyncpg_data_error_does_not_repeat_the_argument() -> None:
+    exc = ValueError(f"invalid input for query argument $2: '{NAME}' (expected a date)")
+    text = describe_exception(exc)
+    assert text == "invalid input for query argument $2: '…' (expected a date)"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"1 validation error for X\nchild.given_name\n  bad [input_value='{NAME}', input_type=str]",
+        f"DETAIL:  Key (family_name)=({NAME}) already exists.",
+        f"{{'family_name': {NAME!r}, 'date_of_birth': {DOB!r}}}",
+        f"family_name={NAME} given",
+        f"born {DOB}, datetime.date(2017, 2, 3), 03/02/2017 at SW1A 1AA, 07700 900123",
+        "write to zebedee.quentin@example.org",
+    ],
+)
+def test_library_messages_lose_what_may_be_a_value(message: str) -> None:
+    text = scrub_values(message)
+    for value in (NAME, DOB, "2017, 2, 3", "03/02/2017", "SW1A 1AA", "07700 900123", "zebedee"):
+        assert value not in text
+
+
+def test_snake_case_identifiers_and_numbers_stay_readable() -> None:
+    text = scrub_values('relation "dead_letters" offset 1234 on 127.0.0.1:5432')
+    assert text == 'relation "dead_letters" offset 1234 on 127.0.0.1:5432'
+
+
+def test_value_free_errors_are_kept_as_written() -> None:
+    assert describe_exception(ValueFreeError("header 'dlq.reason' value: bad")) == (
+        "header 'dlq.reason' value: bad"
+    )
+
+
+def test_an_event_type_that_is_not_a_type_name_is_not_repeated() -> None:
+    data = example("contact.received", 2)
+    data["event_type"] = NAME
+    with pytest.raises(UnknownEventType) as caught:
+        parse_event(data)
+    assert NAME not in str(caught.value)
+    assert "(not a type name)" in str(caught.value)
+
+
+def test_field_paths_and_ids_stay_but_a_dotted_name_does_not() -> None:
+    event_id = "12345678-1234-5678-9abc-123456789012"
+    text = scrub_values(
+        f"the event has no field 'payload.no_such_field'; event {event_id}; by 'john.smith'; "
+        "NHS 943 476 5919"
+    )
+    assert (
+        text == f"the event has no field 'payload.no_such_field'; event {event_id}; by '…'; NHS …"
+    )

@@ -16,6 +16,7 @@ from schemas.topics import (
     CONTACTS,
     DEADLETTER,
     PARTNER_EVENTS,
+    WORKFORCE,
     agency_inbox,
 )
 
@@ -158,6 +159,6 @@ def test_partner_events_carries_exactly_the_inbound_types() -> None:
 
 def test_every_inbound_type_has_one_frontdoor_topic() -> None:
     for event_type in INBOUND_TYPES:
-        homes = [t for t in (CONTACTS, CASEWORK) if event_type in t.event_types]
+        homes = [t for t in (CONTACTS, CASEWORK, WORKFORCE) if event_type in t.event_types]
         assert len(homes) == 1, event_type
     assert DEADLETTER.event_types == ()

@@ -21,17 +21,17 @@ from services.common.calendar import DEFAULT_OFFICE_HOURS, LONDON, WorkingCalend
 from services.common.deadletter import Origin, header_map
 from services.common.pipeline import WorkerGivesUpError
 from services.common.publishing import OutRecord
-from services.screening.adapters.rules_file import load_rules
+from services.screening.adapters.rules_file import load_rule_book, load_rules
 from services.screening.domain.announcements import Triaged, derived_id
-from services.screening.domain.deadlines import office_hours_test, working_hours_deadline
+from services.screening.domain.deadlines import office_hours_test, triage_window_deadline
 from services.screening.domain.from_event import TriageHistory
 from services.screening.domain.history import HistoryQuery, with_batch_incidents
 from services.screening.handlers import DecisionHandler, TriageHandler
 from tests.factories import contact, da_notification, envelope, to_line
 from tests.harness import NOW, PipelineHarness
 
-CALENDAR = WorkingCalendar.england_and_wales(2020, 2030)
-RULES = load_rules()
+CALENDAR = WorkingCalendar.england_and_wales(2010, 2030)
+RULES = load_rule_book()
 WINDOWS = {
     TriagePriority.RED: 4.0,
     TriagePriority.AMBER: 24.0,
@@ -62,8 +62,11 @@ class MemoryScreeningStore:
             earlier = tuple(
                 row["incident_at"]
                 for row in self.results.values()
-                if row["child_id"] == q.child_id
-                or (q.family_id is not None and row["family_id"] == q.family_id)
+                if row["event_type"] == "police.da_notification"
+                and (
+                    row["child_id"] == q.child_id
+                    or (q.family_id is not None and row["family_id"] == q.family_id)
+                )
             )
             out[q.event_id] = base.model_copy(update={"incidents_at": base.incidents_at + earlier})
         return out
@@ -77,11 +80,14 @@ class MemoryScreeningStore:
             self.results.setdefault(
                 t.contact.event_id,
                 {
+                    "event_type": t.contact.event_type,
                     "child_id": t.contact.subject.child_id,
                     "family_id": t.contact.subject.family_id,
                     "contact_id": t.contact.payload.contact_id,
                     "incident_at": t.incident_at,
                     "priority": t.result.priority,
+                    "rules_version": t.result.rules_version,
+                    "operation_encompass": t.result.starts_operation_encompass,
                     "triaged_event_id": t.published.event_id,
                     "decided_at": decision.payload.decided_at if decision else None,
                     "decision": decision.payload.decision.value if decision else None,
@@ -115,7 +121,7 @@ def triage_harness(
     handler = TriageHandler(
         store,
         RULES,
-        deadline=working_hours_deadline(calendar, DEFAULT_OFFICE_HOURS, WINDOWS),
+        deadline=triage_window_deadline,
         in_office_hours=office_hours_test(calendar, DEFAULT_OFFICE_HOURS),
     )
     return PipelineHarness(
@@ -231,7 +237,10 @@ async def test_red_notification_out_of_office_hours_also_raises_a_crisis() -> No
     assert crisis.payload.reason.value == "high_risk_domestic_abuse"
     assert crisis.payload.urgency.value == "immediate"
     assert "out of office hours" in crisis.payload.explanation
-    assert "police_risk.high" in crisis.payload.explanation
+    # issue 14: rules in words, not ids: the high-risk rule's own text
+    assert "Police risk level high" in crisis.payload.explanation
+    assert "police_risk.high" not in crisis.payload.explanation
+    assert crisis.payload.explanation.startswith("Screen by Sat 01 Mar 12:00")
     assert crisis.event_id == derived_id("crisis.raised", UUID(event["event_id"]))
     assert published(h.sent_to("frontdoor.casework")[0]).payload.priority is TriagePriority.RED
 
@@ -267,24 +276,29 @@ async def test_a_crisis_with_every_rule_firing_still_fits_the_contract() -> None
     event["payload"]["child_injured"] = True
     await h.feed([origin(to_line(event))])
     [record] = h.sent_to("frontdoor.crisis")
-    crisis = published(record)  # validates: the explanation is at most 200 characters
-    assert len(crisis.payload.explanation) <= 200
-    assert crisis.payload.explanation.endswith("…")
+    crisis = published(record)  # validates against the contract's explanation limit
+    # issue 14: the handover keeps every word — every reason's text is there, none cut
+    result = published(h.sent_to("frontdoor.casework")[0]).payload
+    texts = [r.text for r in result.reasons if not r.rule.startswith("priority.")]
+    assert len(texts) > 5
+    assert all(text in crisis.payload.explanation for text in texts)
+    assert not crisis.payload.explanation.endswith("…")
 
 
 @pytest.mark.parametrize(
     ("dash", "due_london"),
     [
-        (15, datetime(2025, 3, 3, 13, 0, tzinfo=LONDON)),  # red: 4 working hours from Mon 09:00
-        (11, datetime(2025, 3, 5, 17, 0, tzinfo=LONDON)),  # amber: 24 h = 3 working days
-        (5, datetime(2025, 3, 13, 17, 0, tzinfo=LONDON)),  # green: 72 h = 9 working days
+        (15, datetime(2025, 3, 1, 12, 0, tzinfo=LONDON)),  # red: 4 h, even on a Saturday
+        (11, datetime(2025, 3, 2, 8, 0, tzinfo=LONDON)),  # amber: 24 h
+        (5, datetime(2025, 3, 4, 8, 0, tzinfo=LONDON)),  # green: 72 h
     ],
 )
-async def test_screening_is_due_after_the_priority_s_working_hours(
+async def test_screening_is_due_the_priority_s_elapsed_hours_after_receipt_domain_2(
     dash: int, due_london: datetime
 ) -> None:
+    """DOMAIN.md §2: MASH triage windows are elapsed hours from the notification (red 4, amber
+    24, green 72), not office hours; received Saturday 08:00."""
     h = triage_harness(MemoryScreeningStore())
-    # received on a Saturday: the clock starts on Monday at 09:00
     await h.feed([origin(to_line(da_notification(at=SATURDAY_2AM, dash=dash)))])
     due = published(h.sent_to("frontdoor.casework")[0]).payload.screening_due_at
     assert due == due_london
@@ -333,10 +347,10 @@ async def test_three_earlier_incidents_for_the_household_in_the_batch_raise_the_
     await h.feed([origin(to_line(e), i) for i, e in enumerate(events)])
     by_source = {str(published(r).causation_id): published(r) for r in h.sent}
     last = by_source[events[-1]["event_id"]]
-    assert "history.repeat_incidents" in [r.rule for r in last.payload.reasons]
+    assert "history.escalation" in [r.rule for r in last.payload.reasons]
     assert last.payload.priority is TriagePriority.AMBER
     first = by_source[events[0]["event_id"]]
-    assert "history.repeat_incidents" not in [r.rule for r in first.payload.reasons]
+    assert "history.escalation" not in [r.rule for r in first.payload.reasons]
 
 
 async def test_contacts_of_one_child_in_one_batch_count_each_other_as_history() -> None:
@@ -347,9 +361,81 @@ async def test_contacts_of_one_child_in_one_batch_count_each_other_as_history() 
     await h.feed([origin(to_line(e), i) for i, e in enumerate(events)])
     by_source = {str(published(r).causation_id): published(r) for r in h.sent}
     rules = [r.rule for r in by_source[events[0]["event_id"]].payload.reasons]
-    assert "history.repeat_incidents" in rules
+    assert "history.escalation" in rules
     oldest = [r.rule for r in by_source[events[-1]["event_id"]].payload.reasons]
-    assert "history.repeat_incidents" not in oldest
+    assert "history.escalation" not in oldest
+
+
+async def test_school_and_health_contacts_are_not_repeat_incidents_domain_3() -> None:
+    """DOMAIN.md §3: repeat incidents are police DA notifications only, not other contacts —
+    earlier school contacts (stored and in the same batch) neither raise nor flag MARAC."""
+    store = MemoryScreeningStore()
+    h = triage_harness(store)
+    child = f"C{uuid.uuid4().hex[:10]}"
+    for days in (30, 20):
+        await h.feed([origin(to_line(contact(child, at=TUESDAY_4AM - timedelta(days=days))))])
+    batch = [
+        contact(child, at=TUESDAY_4AM - timedelta(days=5)),
+        da_notification(child, at=TUESDAY_4AM),
+    ]
+    await h.feed([origin(to_line(e), i) for i, e in enumerate(batch)])
+    notified = next(
+        r for r in map(published, h.sent) if r.causation_id == UUID(batch[1]["event_id"])
+    )
+    rules = [r.rule for r in notified.payload.reasons]
+    assert not {"history.repeat", "history.escalation"} & set(rules)
+    assert notified.payload.priority is TriagePriority.GREEN
+    school = await h.feed([origin(to_line(contact(child, at=TUESDAY_4AM + timedelta(days=1))))])
+    assert school.handled == 1
+    later = published(h.sent[-1])
+    assert not {"history.repeat", "history.escalation"} & {r.rule for r in later.payload.reasons}
+
+
+async def test_one_earlier_notification_shows_a_repeat_reason_domain_3() -> None:
+    h = triage_harness(MemoryScreeningStore())
+    child = f"C{uuid.uuid4().hex[:10]}"
+    await h.feed([origin(to_line(da_notification(child, at=TUESDAY_4AM - timedelta(days=40))))])
+    await h.feed([origin(to_line(da_notification(child, at=TUESDAY_4AM)))])
+    rules = [r.rule for r in published(h.sent[-1]).payload.reasons]
+    assert "history.repeat" in rules
+    assert "history.escalation" not in rules
+
+
+def _notification_on(at: datetime, dob: str) -> dict[str, Any]:
+    event = da_notification(at=at)
+    event["payload"]["child"]["date_of_birth"] = dob
+    parse_event(event)
+    return event
+
+
+async def test_a_may_2011_notification_is_triaged_by_the_2011_rules_domain_2() -> None:
+    """DOMAIN.md §2 "which rules apply": the edition in force on the contact's own date, never
+    the processing date; 2011 predates Operation Encompass, so no notification starts it."""
+    store = MemoryScreeningStore()
+    h = triage_harness(store)
+    may_2011 = _notification_on(datetime(2011, 5, 10, 21, 0, tzinfo=UTC), "2003-02-01")
+    june_2024 = _notification_on(datetime(2024, 6, 4, 21, 0, tzinfo=UTC), "2016-02-01")
+    await h.feed([origin(to_line(may_2011)), origin(to_line(june_2024), 1)])
+    rows = {str(k): v for k, v in store.results.items()}
+    assert rows[may_2011["event_id"]]["rules_version"] == "mash-2011.1"
+    assert rows[may_2011["event_id"]]["operation_encompass"] is False
+    assert rows[june_2024["event_id"]]["rules_version"] == "mash-2024.1"
+    assert rows[june_2024["event_id"]]["operation_encompass"] is True
+    triaged = {str(published(r).causation_id): published(r) for r in h.sent}
+    assert triaged[may_2011["event_id"]].payload.triaged_at == datetime.fromisoformat(
+        may_2011["payload"]["contact_at"]
+    )
+
+
+async def test_a_contact_before_every_edition_is_a_processing_dead_letter() -> None:
+    h = triage_harness(MemoryScreeningStore(), calendar=WorkingCalendar.england_and_wales(2005))
+    outcome = await h.feed([origin(to_line(_notification_on(datetime(2009, 5, 5, tzinfo=UTC),
+                                                            "2001-01-01")))])  # fmt: skip
+    assert outcome.dead_lettered == 1
+    [dead] = h.sent_to("frontdoor.deadletter")
+    dlq = header_map(dead.headers)
+    assert dlq["dlq.reason"] == "processing"
+    assert "no triage rule set is in force on" in dlq["dlq.exception.message"]
 
 
 async def test_earlier_results_for_the_child_count_as_repeat_incidents() -> None:
@@ -360,7 +446,7 @@ async def test_earlier_results_for_the_child_count_as_repeat_incidents() -> None
         await h.feed([origin(to_line(earlier))])
     await h.feed([origin(to_line(da_notification(child, at=TUESDAY_4AM)))])
     last = published(h.sent[-1])
-    assert "history.repeat_incidents" in [r.rule for r in last.payload.reasons]
+    assert "history.escalation" in [r.rule for r in last.payload.reasons]
 
 
 async def test_child_open_to_a_team_is_routed_to_that_team() -> None:

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from schemas.envelope import LONDON
+from schemas.envelope import LONDON, Agency
+from schemas.events.workforce import DIRECTORY_KEY
 from schemas.registry import INBOUND_TYPES, parse_event, parse_event_json
 from services.common.calendar import WorkingCalendar
 from services.simulate.cli import england_bank_holidays, write_feed
 from services.simulate.domain.calendar import add_working_days, is_out_of_hours, local_moment
-from services.simulate.domain.feed import generate_feed
+from services.simulate.domain.feed import generate_feed, iter_feed
 
 START = date(2024, 4, 1)  # Easter Monday; the window takes in both May bank holidays
 DAYS = 160
@@ -255,3 +256,121 @@ def test_feed_working_days_agree_with_the_shared_calendar() -> None:
         for count in (0, 1, 10, 15, 45):
             assert add_working_days(day, count, HOLIDAYS) == shared.add_working_days(day, count)
         day += timedelta(days=1)
+
+
+# ── the simulated front door agrees with the services (issue 12 §5) ─────────────────────────
+
+
+def test_every_report_answers_frontdoors_invitation_and_every_held_conference_has_its_reports(
+    feed: Feed,
+) -> None:
+    """Run the conferences domain itself over the feed: no report names a conference frontdoor
+    did not book, each comes after its invitation, and every invited agency reported."""
+    from services.conferences.adapters.rules import load_rules
+    from services.conferences.domain.processing import apply_event
+    from services.conferences.domain.state import ChildFile, ConferenceStatus
+
+    rules, calendar = load_rules("wt2013"), WorkingCalendar.england_and_wales(2023, 2026)
+    files: dict[str, ChildFile] = {}
+    invited_at: dict[tuple[Any, str], Any] = {}
+    reports = 0
+    for event in feed:
+        child = event.subject.child_id
+        before = files.get(child) or ChildFile(child_id=child)
+        outcome = apply_event(before, event, rules=rules, calendar=calendar)  # raises on a misfit
+        files[child] = outcome.child
+        for invitation in outcome.issued:
+            key = (invitation.payload.conference_id, invitation.payload.agency.value)
+            invited_at[key] = invitation.occurred_at
+        if event.event_type == "conference.report_submitted":
+            reports += 1
+            key = (event.payload.conference_id, event.payload.agency.value)
+            assert invited_at[key] <= event.payload.submitted_at
+    held = [
+        c for f in files.values() for c in f.conferences.values()
+        if c.status is ConferenceStatus.HELD
+    ]  # fmt: skip
+    assert len(held) > 20
+    assert reports > 2 * len(held)
+    on_time = total = 0
+    for conference in held:
+        reported = {r.agency for r in conference.reports}
+        assert reported == set(conference.invited) - {Agency.SOCIAL_CARE}, conference.conference_id
+        on_time += sum(r.on_time for r in conference.reports)
+        total += len(conference.reports)
+    assert on_time / total > 0.9
+
+
+def test_encompass_notices_reach_most_schools_before_the_next_school_day(feed: Feed) -> None:
+    """DOMAIN.md §2: every school-age child (4-17) in a police DA notification gets one
+    Encompass notice, mostly before 08:30 on the next working day, a few late."""
+    calendar = WorkingCalendar.england_and_wales(2023, 2026)
+    groups = by_type(feed)
+    notices = {e.payload.contact_id: e for e in groups["education.encompass_notified"]}
+    due = 0
+    on_time = 0
+    for n in groups[DA]:
+        p = n.payload
+        born = p.child.date_of_birth
+        age = None if born is None else (
+            local_day(p.incident_at).year - born.year
+            - ((local_day(p.incident_at).month, local_day(p.incident_at).day)
+               < (born.month, born.day))
+        )  # fmt: skip
+        if age is None or not 4 <= age <= 17:
+            assert p.contact_id not in notices
+            continue
+        if local_day(p.contact_at) >= START + timedelta(days=DAYS - 2):
+            continue  # a late notice may fall after the window
+        due += 1
+        notice = notices[p.contact_id]
+        assert notice.source.agency.value == "police"
+        assert notice.payload.notified_at > p.incident_at
+        deadline = calendar.next_school_day(p.incident_at)
+        on_time += notice.payload.notified_at < deadline
+    assert due > 100
+    assert 0.85 < on_time / due < 1.0
+
+
+def test_no_encompass_notice_before_the_scheme_domain_2() -> None:
+    raw = generate_feed(
+        start=date(2011, 5, 2), days=7, seed=4, holidays=england_bank_holidays(date(2011, 5, 2), 7)
+    )
+    types = Counter(e["event_type"] for e in raw)
+    assert types[DA] > 50
+    assert types["education.encompass_notified"] == 0
+
+
+def test_each_seed_has_its_own_child_id_space_and_a_prefix_can_be_chosen() -> None:
+    """Children, families, teams and workers alike: the directory's events carry the fixed key
+    ``workforce`` (not a child), but the ids they record are the seed's own."""
+    feeds = [
+        generate_feed(start=START, days=3, seed=seed, holidays=HOLIDAYS, scale=0.3)
+        for seed in (1, 2)
+    ]
+    one, two = ({e["subject"]["child_id"] for e in f} - {DIRECTORY_KEY} for f in feeds)
+    assert one
+    assert not one & two
+    teams_one, teams_two = ({e["payload"]["team_id"] for e in f
+                             if e["event_type"] == "team.recorded"} for f in feeds)  # fmt: skip
+    workers_one, workers_two = ({e["payload"]["worker_id"] for e in f
+                                 if e["event_type"] == "worker.joined"} for f in feeds)  # fmt: skip
+    assert teams_one
+    assert workers_one
+    assert not teams_one & teams_two
+    assert not workers_one & workers_two
+    chosen = list(
+        iter_feed(start=START, days=2, seed=1, holidays=HOLIDAYS, scale=0.3, child_prefix="EAST")
+    )
+    subjects = [e["subject"] for e in chosen if e["subject"]["child_id"] != DIRECTORY_KEY]
+    assert all(s["child_id"].startswith("EAST") for s in subjects)
+    assert all(s["family_id"].startswith("EAST") for s in subjects if s["family_id"])
+    named = [e["payload"] for e in chosen if e["event_type"] in {"team.recorded", "worker.joined"}]
+    assert named
+    assert all(p.get("team_id", "").startswith("EAST") for p in named)
+    assert all(p["worker_id"].startswith("EAST") for p in named if "worker_id" in p)
+
+
+def test_a_bad_child_prefix_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="child prefix"):
+        write_feed(tmp_path / "x.jsonl", days=1, seed=1, start=START, child_prefix="no spaces")

@@ -59,9 +59,10 @@ def test_a_policy_with_a_clock_the_contract_cannot_name_is_refused_at_start_up()
         check_policy_kinds(policy)
 
 
-def test_policy_and_overrides_come_from_the_frontdoor_policy_variables(
+def test_no_policy_setting_only_the_override_file_domain_s2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # DOMAIN.md §2: which rules apply is decided by the event's date, never by a setting
     monkeypatch.setenv("FRONTDOOR_POLICY", "wt2010")
     monkeypatch.setenv("FRONTDOOR_POLICY_OVERRIDES", "/etc/frontdoor/council.toml")
     monkeypatch.setenv("FRONTDOOR_SLA_SCAN_MAX_SLEEP_SECONDS", "0.5")
@@ -69,7 +70,7 @@ def test_policy_and_overrides_come_from_the_frontdoor_policy_variables(
 
     settings = SlaSettings()
 
-    assert settings.policy == "wt2010"
+    assert not hasattr(settings, "policy")
     assert str(settings.policy_overrides) == "/etc/frontdoor/council.toml"
     assert settings.scan_max_sleep_seconds == 0.5
     assert settings.runtime == "faust"

@@ -102,12 +102,12 @@ def test_friday_contact_decision_due_monday_and_met_by_the_decision(wt2013: Stor
 @pytest.mark.parametrize(
     ("priority", "due"),
     [
-        ("red", "2024-06-10T12:00:00+01:00"),  # 1 h on Friday, 3 h on Monday
-        ("amber", "2024-06-12T16:00:00+01:00"),  # 1 + 8 + 8 + 7
-        ("green", "2024-06-20T16:00:00+01:00"),  # 1 + 8 × 8 + 7
+        ("red", "2024-06-07T20:00:00+01:00"),  # Fri 16:00 + 4 h, out of hours too
+        ("amber", "2024-06-08T16:00:00+01:00"),  # + 24 h: Saturday 16:00
+        ("green", "2024-06-10T16:00:00+01:00"),  # + 72 h: Monday 16:00
     ],
 )
-def test_triage_window_from_a_friday_afternoon_by_priority(
+def test_triage_window_is_elapsed_hours_from_a_friday_afternoon_domain_s2(
     wt2013: Store, priority: str, due: str
 ) -> None:
     at = t(2024, 6, 7, 16)
@@ -122,7 +122,7 @@ def test_red_triage_warns_an_hour_before(wt2013: Store) -> None:
     wt2013.apply(event("screening.triaged", at, contact_id=uuid4(), triaged_at=at, priority="red"))
     warn_at = wt2013.only("triage").warn_at
     assert warn_at is not None
-    assert warn_at.isoformat() == "2024-06-10T11:00:00+01:00"
+    assert warn_at.isoformat() == "2024-06-07T19:00:00+01:00"  # due 20:00 (4 elapsed h) − 1 h
 
 
 def test_blue_triage_starts_no_window(wt2013: Store) -> None:
@@ -147,9 +147,17 @@ def _da(contact: UUID, incident: datetime, born: date) -> dict[str, Any]:
 
 
 def test_school_age_child_in_a_da_incident_starts_operation_encompass(wt2013: Store) -> None:
-    wt2013.apply(_da(uuid4(), t(2024, 6, 11, 2), date(2015, 1, 1)))
-    assert wt2013.only("operation_encompass").due_at.isoformat() == "2024-06-11T08:30:00+01:00"
-    assert wt2013.only("screening_decision").due_at.isoformat() == "2024-06-12T23:59:59+01:00"
+    # Thursday 11 June 2026 02:00: before that day's 08:30 school start (duty from 7 Nov 2025)
+    wt2013.apply(_da(uuid4(), t(2026, 6, 11, 2), date(2015, 1, 1)))
+    assert wt2013.only("operation_encompass").due_at.isoformat() == "2026-06-11T08:30:00+01:00"
+    assert wt2013.only("screening_decision").due_at.isoformat() == "2026-06-12T23:59:59+01:00"
+
+
+def test_no_encompass_clock_before_the_duty_commenced_domain_s2(wt2013: Store) -> None:
+    # DOMAIN.md §2: a clock that did not exist at the event's date is not started; the duty
+    # commenced 7 Nov 2025, so an incident on 6 Nov 2025 23:00 starts only the decision clock
+    changes = wt2013.apply(_da(uuid4(), t(2025, 11, 6, 23), date(2015, 1, 1)))
+    assert [c.after.kind for c in changes] == ["screening_decision"]
 
 
 def test_a_baby_in_a_da_incident_starts_no_school_clock(wt2013: Store) -> None:

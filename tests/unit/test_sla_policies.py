@@ -33,7 +33,10 @@ WT2013_DEADLINES = {
 
 
 def test_every_shipped_policy_loads() -> None:
-    assert set(shipped_policy_names()) == {"wt2013", "wt2010", "local-example"}
+    assert set(shipped_policy_names()) == {
+        *("wt2010", "wt2013", "wt2015", "wt2018", "wt2023", "wt2026"),
+        "local-example",
+    }
     for name in shipped_policy_names():
         assert load_policy(name).name == name
 
@@ -51,9 +54,9 @@ def test_wt2013_triage_window_depends_on_priority() -> None:
     starts = load_policy("wt2013").rule("triage").start
     by_priority = {t.when[0].equals: t.deadline for t in starts}
     assert by_priority == {
-        "red": Deadline(working_hours=4),
-        "amber": Deadline(working_hours=24),
-        "green": Deadline(working_hours=72),
+        "red": Deadline(triage_window="red"),
+        "amber": Deadline(triage_window="amber"),
+        "green": Deadline(triage_window="green"),
     }
 
 

@@ -23,7 +23,7 @@ from services.sla.domain.lifecycle import apply_event
 from services.sla.domain.policies import Policy
 from services.sla.policies import load_policy, shipped_policy_names
 
-NOT_YET_IN_THE_CONTRACT = frozenset({"education.encompass_notified"})
+NOT_YET_IN_THE_CONTRACT: frozenset[str] = frozenset()
 """Event types a policy waits for that schemas/ does not define yet (remove when it does)."""
 
 POLICIES = [load_policy(name) for name in shipped_policy_names()]

@@ -157,19 +157,58 @@ def test_an_injured_child_makes_red() -> None:
 @pytest.mark.parametrize(
     ("age", "priority", "rules"),
     [
-        (0, RED, ["child.under_1", "child.under_7_or_special_needs"]),
+        (0, AMBER, ["child.under_1", "child.under_7_or_special_needs"]),
         (1, AMBER, ["child.under_7_or_special_needs"]),
         (6, AMBER, ["child.under_7_or_special_needs"]),
         (7, GREEN, []),
     ],
 )
-def test_under_1_and_under_7_each_raise_one_level(
+def test_under_1_and_under_7_raise_once_not_twice_domain_3_barnardos(
     age: int, priority: TriagePriority, rules: list[str]
 ) -> None:
+    """DOMAIN.md §3: under 7 raises the level once; a baby is under 7 too, the factors do not
+    stack (the under-1 reason is shown, it does not raise again)."""
     result = run(notification(child_ages_years=(12, age)))
     assert result.priority is priority
     raised = [rule for rule in fired(result) if rule.startswith("child.under")]
     assert raised == rules
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"child_ages_years": (0,)},
+        {"child_ages_years": (0,), "special_needs": True},
+        {"dash_yes_count": 12, "child_ages_years": (0,)},
+        {"dash_yes_count": 12, "child_ages_years": (3,), "previous_incidents_12m": 4},
+        {"kind": "contact", "dash_yes_count": None, "child_ages_years": (0,)},
+    ],
+)
+def test_age_alone_never_makes_a_contact_red_domain_3(changes: dict[str, Any]) -> None:
+    """DOMAIN.md §3: a red result needs a risk factor (high DASH, a high-risk marker, injury,
+    judgement); the age raises stop at amber."""
+    result = run(notification(**changes))
+    assert result.priority is AMBER
+    assert not result.crisis or result.priority is RED
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"child_ages_years": (0,), "dash_yes_count": 15},
+        {"child_ages_years": (0,), "high_risk_markers": frozenset({HighRiskMarker.STALKING})},
+        {"child_ages_years": (0,), "child_injured": True},
+        {"child_ages_years": (0,), "professional_judgement_level": HIGH},
+    ],
+)
+def test_a_baby_with_a_risk_factor_is_red_domain_3(changes: dict[str, Any]) -> None:
+    assert run(notification(**changes)).priority is RED
+
+
+def test_a_baby_out_of_hours_without_a_risk_factor_is_no_crisis() -> None:
+    result = run(notification(child_ages_years=(0,)), out_of_hours=True)
+    assert result.priority is AMBER
+    assert result.crisis is False
 
 
 def test_special_needs_raises_one_level_like_under_7() -> None:
@@ -181,28 +220,48 @@ def test_under_7_with_special_needs_raises_only_once() -> None:
     assert result.priority is AMBER
 
 
-@pytest.mark.parametrize(("previous", "priority"), [(2, GREEN), (3, AMBER), (4, AMBER)])
-def test_three_previous_incidents_in_a_year_raise_one_level(
-    previous: int, priority: TriagePriority
+@pytest.mark.parametrize(
+    ("previous", "priority", "repeat", "escalation"),
+    [(0, GREEN, False, False), (1, GREEN, True, False), (2, AMBER, True, True),
+     (3, AMBER, True, True)],
+)  # fmt: skip
+def test_repeat_shown_at_the_second_incident_escalation_at_the_third_domain_3(
+    previous: int, priority: TriagePriority, repeat: bool, escalation: bool
 ) -> None:
+    """DOMAIN.md §3: one earlier incident is already a repeat a screener must see; escalation
+    to MARAC consideration is the third incident in 12 months (the current one counts)."""
     result = run(notification(previous_incidents_12m=previous))
     assert result.priority is priority
-    assert result.marac_indicated is (previous >= 3)
-    repeat = [reason for reason in result.reasons if reason.rule == "history.repeat_incidents"]
-    assert len(repeat) == (1 if previous >= 3 else 0)
-    if repeat:
-        assert "MARAC" in repeat[0].text
+    assert ("history.repeat" in fired(result)) is repeat
+    assert ("history.escalation" in fired(result)) is escalation
+    assert result.marac_indicated is escalation
+    if escalation:
+        text = next(r.text for r in result.reasons if r.rule == "history.escalation")
+        assert "MARAC" in text
 
 
-def test_raises_add_up_but_never_pass_red() -> None:
+def test_repeat_and_escalation_apply_to_police_notifications_only_domain_3() -> None:
+    """DOMAIN.md §3: repeat incidents are police DA notifications, not other contacts."""
+    school = notification(
+        kind="contact", source_agency="education", dash_yes_count=None, previous_incidents_12m=3
+    )
+    result = run(school)
+    assert result.priority is GREEN
+    assert result.marac_indicated is False
+    assert not {"history.repeat", "history.escalation"} & set(fired(result))
+
+
+def test_raises_add_up_but_never_reach_red() -> None:
     standard = notification(child_ages_years=(4,), previous_incidents_12m=3)
-    assert run(standard).priority is RED
+    assert run(standard).priority is AMBER
     medium_baby = notification(dash_yes_count=11, child_ages_years=(0,), previous_incidents_12m=5)
-    assert run(medium_baby).priority is RED
+    assert run(medium_baby).priority is AMBER
+    high = notification(dash_yes_count=20, child_ages_years=(0,), previous_incidents_12m=5)
+    assert run(high).priority is RED
 
 
-def test_medium_risk_with_a_child_under_7_becomes_red() -> None:
-    assert run(notification(dash_yes_count=12, child_ages_years=(3,))).priority is RED
+def test_medium_risk_with_a_child_under_7_stays_amber_without_a_red_factor() -> None:
+    assert run(notification(dash_yes_count=12, child_ages_years=(3,))).priority is AMBER
 
 
 def test_an_open_cp_plan_makes_at_least_amber() -> None:
@@ -280,9 +339,10 @@ def test_adding_a_judgement_never_lowers_the_priority() -> None:
 
 @pytest.mark.parametrize(
     ("ages", "starts"),
-    [((3,), False), ((4,), True), ((16,), True), ((17,), False), ((3, 17), False), ((2, 9), True)],
-)
-def test_operation_encompass_starts_for_a_school_age_child(
+    [((3,), False), ((4,), True), ((16,), True), ((17,), True), ((18,), False), ((3, 18), False),
+     ((2, 9), True)],
+)  # fmt: skip
+def test_operation_encompass_starts_for_a_school_age_child_reception_to_17_domain_2(
     ages: tuple[int, ...], starts: bool
 ) -> None:
     assert run(notification(child_ages_years=ages)).starts_operation_encompass is starts
@@ -385,7 +445,8 @@ def test_reasons_follow_the_dash_steps_then_the_rule_file_order() -> None:
         "child.present",
         "child.under_1",
         "child.under_7_or_special_needs",
-        "history.repeat_incidents",
+        "history.repeat",
+        "history.escalation",
         "plan.open_cp",
     ]
     texts = {rule.id: rule.text for rule in RULES.rules}

@@ -199,6 +199,7 @@ def test_a_notification_about_a_school_child_triages_end_to_end() -> None:
         calendar_due=lambda _p, received: received + timedelta(hours=24),
         out_of_hours=False,
     )
-    assert result.priority is TriagePriority.RED  # standard, under 7 and repeats: two raises
+    # standard, under 7 and escalation: two raises, stopped at amber (age alone never makes red)
+    assert result.priority is TriagePriority.AMBER
     assert result.starts_operation_encompass
     assert result.marac_indicated

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from schemas.codes import HighRiskMarker, TriagePriority
 from services.screening.adapters.rules_file import (
     InvalidRulesError,
     default_rules_path,
+    load_rule_book,
     load_rules,
     parse_rules,
 )
@@ -22,6 +23,7 @@ from services.screening.domain.conditions import (
     MarkersAny,
     parse_clause,
 )
+from services.screening.domain.rulebook import NoRulesInForceError
 
 HEADER = """
 version = "test-1"
@@ -51,7 +53,7 @@ def one_rule(when: str, effect: str = 'sets = "red"', rule_id: str = "test.rule"
 def test_the_shipped_rule_set_loads_with_its_version_and_date() -> None:
     rules = load_rules()
     assert rules.version == "mash-2024.1"
-    assert rules.effective_from == date(2024, 5, 1)
+    assert rules.effective_from == date(2013, 4, 15)
     assert rules.dash.medium_from == 10
     assert rules.dash.high_from == 14
     assert rules.not_shared is not None
@@ -66,6 +68,58 @@ def test_every_contract_marker_is_named_by_a_red_rule() -> None:
                     assert rule.sets is TriagePriority.RED, rule.id
                     named |= atom.markers
     assert named == set(HighRiskMarker)
+
+
+def test_the_shipped_editions_cover_every_day_from_2010_and_differ_only_in_encompass() -> None:
+    """DOMAIN.md §2: screening rule sets are dated like Working Together; the 2011 edition
+    predates Operation Encompass and is otherwise the current matrix."""
+    book = load_rule_book()
+    old = book.in_force(datetime(2011, 5, 10, 12, tzinfo=UTC))
+    assert old.version == "mash-2011.1"
+    assert book.in_force(datetime(2013, 4, 14, 22, 59, tzinfo=UTC)).version == "mash-2011.1"
+    assert book.in_force(datetime(2013, 4, 14, 23, 0, tzinfo=UTC)).version == "mash-2024.1"
+    assert book.in_force(datetime(2026, 12, 2, tzinfo=UTC)) == book.current
+    assert old.operation_encompass is None
+    assert book.current.operation_encompass is not None
+    assert book.current.operation_encompass.oldest_school_age == 17
+    assert old.rules == book.current.rules
+    assert old.dash == book.current.dash
+    assert old.not_shared == book.current.not_shared
+    with pytest.raises(NoRulesInForceError, match="2010-03-31"):
+        book.in_force(datetime(2010, 3, 31, 12, tzinfo=UTC))
+
+
+def _edition(tmp_path: Path, name: str, dates: str) -> None:
+    text = one_rule('"child_injured"').replace('version = "test-1"', f'version = "{name}"')
+    (tmp_path / f"{name}.toml").write_text(
+        text.replace("effective_from = 2024-01-01", dates), encoding="utf-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ("effective_from = 2024-01-01", "both take effect on 2024-01-01"),
+        ("effective_from = 2020-01-01\neffective_to = 2024-06-01", "overlaps"),
+        ("effective_from = 2020-01-01\neffective_to = 2023-06-01", "without rules"),
+    ],
+)
+def test_editions_that_overlap_or_leave_a_gap_are_refused_naming_both_files(
+    tmp_path: Path, second: str, message: str
+) -> None:
+    _edition(tmp_path, "a", "effective_from = 2024-01-01")
+    _edition(tmp_path, "b", second)
+    with pytest.raises(InvalidRulesError, match=message) as caught:
+        load_rule_book(tmp_path)
+    assert "a.toml" in str(caught.value)
+    assert "b.toml" in str(caught.value)
+
+
+def test_an_edition_ending_before_it_starts_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRulesError, match="effective_to is before effective_from"):
+        parse_rules(one_rule('"child_injured"').replace(
+            "effective_from = 2024-01-01", "effective_from = 2024-01-01\neffective_to = 2023-01-01"
+        ), origin="x.toml")  # fmt: skip
 
 
 def test_load_rules_reads_a_given_path(tmp_path: Path) -> None:
@@ -120,7 +174,10 @@ def test_an_unknown_condition_is_refused_with_its_place_and_reason(when: str, me
 @pytest.mark.parametrize(
     ("effect", "message"),
     [
-        ('sets = "red"\nraises = 1', "exactly one of sets, raises, at_least (found sets, raises)"),
+        (
+            'sets = "red"\nraises = 1',
+            "exactly one of sets, raises, at_least, note (found sets, raises)",
+        ),
         ("marac = true", "(found none)"),
         ('sets = "blue"', "blue comes only from [not_shared]"),
         ('at_least = "purple"', "rules.0.at_least"),

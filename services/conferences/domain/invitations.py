@@ -3,7 +3,8 @@
 Ids are uuid5 in `CONFERENCES_NAMESPACE`, so a redelivered event schedules the same conference and
 issues the same invitations with the same event ids (publish before commit, DESIGN.md): an ICPC is
 named by the child and the strategy discussion that started the s47, a review by its plan and its
-number. One `conference.invitation_issued` per invited agency: the conference's id and kind, the
+number (`services/common/conference_ids.py`, the one definition the simulated agencies share).
+One `conference.invitation_issued` per invited agency: the conference's id and kind, the
 target date, the booked time if any and when that agency's report is due. It names no other
 agency, no narrative and no family: what one agency reads in its inbox says nothing about another
 agency or another child. ``subject.family_id`` is left out for the same reason.
@@ -20,22 +21,12 @@ from schemas.events.conferences import (
     ConferenceInvitationIssuedPayload,
     ConferenceKind,
 )
+from services.common.conference_ids import CONFERENCES_NAMESPACE, icpc_id, review_id
 from services.conferences.domain.state import Conference
 
-CONFERENCES_NAMESPACE = UUID("0b9a4c71-5f2e-5d0a-8c3b-7e61d2f4a905")
-"""uuid5 namespace of conference, invitation and event ids. Never change it."""
+__all__ = ["CONFERENCES_NAMESPACE", "icpc_id", "invitation_id", "invitations_for", "review_id"]
 
 SYSTEM = "frontdoor-conferences"
-
-
-def icpc_id(child_id: str, strategy_id: UUID) -> UUID:
-    """The ICPC scheduled from one strategy discussion (or the s47 it started)."""
-    return uuid5(CONFERENCES_NAMESPACE, f"icpc\x1f{child_id}\x1f{strategy_id}")
-
-
-def review_id(plan_id: UUID, sequence: int) -> UUID:
-    """The `sequence`th review conference of a plan (1 = the first review)."""
-    return uuid5(CONFERENCES_NAMESPACE, f"rcpc\x1f{plan_id}\x1f{sequence}")
 
 
 def invitation_id(conference_id: UUID, agency: Agency) -> UUID:

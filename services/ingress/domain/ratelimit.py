@@ -3,9 +3,11 @@
 Each agency may submit ``rate`` events per second on average and ``burst`` at once; a batch of N
 events takes N tokens, a request whose body could not be read as events takes one. When the
 bucket is short the request is refused whole (429) with the seconds until enough tokens will have
-accumulated, so a partner's retry after ``Retry-After`` succeeds. The buckets live in the memory
-of one process: with several ingress replicas behind a load balancer each enforces its own share,
-so set ``rate`` per replica. Pure: the caller passes the monotonic time in.
+accumulated, so a partner's retry after ``Retry-After`` succeeds. This module is the arithmetic
+and the in-memory bucket of one process (unit tests, ``adapters/memory.py``); the service keeps the
+bucket in PostgreSQL (``adapters/postgres.PostgresRateLimit``: the same refill-and-take in one
+atomic statement), so the limit holds for the agency however many replicas serve it. Pure: the
+caller passes the monotonic time in. ``retry_after`` is the wait for ``n`` tokens.
 """
 
 from __future__ import annotations
@@ -43,8 +45,14 @@ def take(
     if n > burst:
         # never satisfiable; the service's settings make max batch <= burst, so this is a guard
         return current, Decision(allowed=False, retry_after_seconds=math.ceil(burst / rate))
-    wait = (n - current.tokens) / rate
-    return current, Decision(allowed=False, retry_after_seconds=max(1, math.ceil(wait)))
+    return current, Decision(
+        allowed=False, retry_after_seconds=retry_after(current.tokens, n, rate)
+    )
+
+
+def retry_after(tokens: float, n: int, rate: float) -> int:
+    """Whole seconds (at least 1) until a bucket holding ``tokens`` holds ``n``."""
+    return max(1, math.ceil((n - tokens) / rate))
 
 
 class RateLimiter:

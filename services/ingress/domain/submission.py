@@ -7,12 +7,18 @@ then judges every event on its own, security first: an event naming another agen
 does not allow (403 ``event_type_not_permitted``) before its content is validated, so a spoofing
 attempt is reported as such however sloppy the rest of the event is; then the event must fit the
 size limit and validate against the same ``schemas/`` models intake uses (422). Errors name the
-field (``loc``), the reason (``msg``) and pydantic's error ``type``, never the submitted value.
+field (``loc``), the reason (``msg``) and pydantic's error ``type``, never the submitted value;
+messages name the event type as a partner writes it (``police.da_notification v1``) and the
+expected format of a date or date-time, never a Python class (``PoliceDaNotification``).
+``against_known`` finally holds each accepted event against the content hash its id is already
+stored with: other content is 409 ``event_id_reused``, the same content an idempotent repeat.
 Pure: bytes and settings in, verdicts out.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,9 +27,15 @@ import orjson
 import pydantic
 
 from schemas.envelope import Agency, EventBase
-from schemas.registry import EVENT_MODELS, INBOUND_TYPES, UnknownEventType, parse_event
+from schemas.registry import (
+    EVENT_MODELS,
+    INBOUND_TYPES,
+    UnknownEventType,
+    UpcastFailedError,
+    parse_event,
+)
+from schemas.roles import AGENCY_MISMATCH, RoleTable, lane_violations
 from services.ingress.domain.codes import Code
-from services.ingress.domain.roles import RoleTable
 
 MAX_ERRORS_PER_EVENT = 20
 KNOWN_TYPES = frozenset(event_type for event_type, _ in EVENT_MODELS)
@@ -184,28 +196,115 @@ def check_event(  # noqa: PLR0911 - one return per documented refusal
             index,
             event_id,
             Code.INVALID_EVENT,
-            f"{exc.error_count()} validation error(s) for {exc.title}",
+            _invalid_detail(exc.error_count(), _type_named(item)),
             field_errors(exc),
         )
-    # the raw checks saw the submitted dict; confirm on the validated event as well
-    refused = _refuse_by_role(
-        index,
-        event.event_id,
-        {"source": {"agency": event.source.agency.value}, "event_type": event.event_type},
-        agency=agency,
-        roles=roles,
-    )
-    if refused is not None:
-        return refused
+    except UpcastFailedError as exc:  # valid for its old version, but it cannot be upgraded
+        return EventRejected(
+            index,
+            event_id,
+            Code.INVALID_EVENT,
+            f"{exc}; send it as the current schema_version",
+            (FieldError(("schema_version",), "cannot be upgraded to the current version",
+                        "upcast_failed"),),
+        )  # fmt: skip
+    # the raw checks saw the submitted dict; on the validated event apply the lane rule intake
+    # applies to every record (schemas/roles.py), which also reads the payload's author fields
+    violations = lane_violations(agency, event, roles)
+    if violations:
+        mismatch = violations[0].rule == AGENCY_MISMATCH
+        return EventRejected(
+            index,
+            event.event_id,
+            Code.AGENCY_MISMATCH if mismatch else Code.EVENT_TYPE_NOT_PERMITTED,
+            f"this API key belongs to {agency.value}; " + "; ".join(v.message for v in violations),
+            tuple(
+                FieldError(v.loc, f"Must be {agency.value!r}", v.rule)
+                if v.rule == AGENCY_MISMATCH
+                else FieldError(v.loc, "Event type not permitted", "not_permitted")
+                for v in violations
+            ),
+        )
     return EventAccepted(index, event, event.model_dump_json().encode())
 
 
+def against_known(
+    verdicts: Sequence[EventAccepted | EventRejected], known: Mapping[UUID, bytes]
+) -> tuple[list[EventAccepted | EventRejected], set[UUID]]:
+    """An accepted event whose id is stored with other content is refused (409); with the same
+    content it stays accepted and is returned among the repeats (stored already)."""
+    out: list[EventAccepted | EventRejected] = []
+    repeats: set[UUID] = set()
+    for v in verdicts:
+        stored = known.get(v.event.event_id) if isinstance(v, EventAccepted) else None
+        if stored is None or not isinstance(v, EventAccepted):
+            out.append(v)
+        elif stored == hashlib.sha256(v.canonical).digest():
+            repeats.add(v.event.event_id)
+            out.append(v)
+        else:
+            out.append(
+                EventRejected(
+                    v.index,
+                    v.event.event_id,
+                    Code.EVENT_ID_REUSED,
+                    f"this {v.event.event_type} event's event_id was already used for an event "
+                    "with different content; an event_id names one event for ever: give a new "
+                    "event its own, or resend the original unchanged",
+                    (
+                        FieldError(
+                            ("event_id",),
+                            "event_id already used for other content",
+                            "event_id_reused",
+                        ),
+                    ),
+                )
+            )
+    return out, repeats
+
+
+DATETIME_EXPECTED = "expected an ISO 8601 date-time with offset, e.g. 2025-03-04T10:30:00+00:00"
+DATE_EXPECTED = "expected an ISO 8601 date, e.g. 2025-03-04"
+_EXPECTED: dict[str, str] = {
+    **dict.fromkeys(
+        ("datetime_parsing", "datetime_from_date_parsing", "datetime_type", "timezone_aware"),
+        DATETIME_EXPECTED,
+    ),
+    **dict.fromkeys(
+        ("date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact", "date_type"),
+        DATE_EXPECTED,
+    ),
+    **dict.fromkeys(
+        ("model_type", "model_attributes_type", "dataclass_type", "dataclass_exact_type"),
+        "expected a JSON object",
+    ),
+}
+"""Messages that say what format was expected where pydantic's say only what went wrong
+(a UK date ``04/03/2025`` is otherwise "invalid character in year"), or name a Python class
+("Input should be a valid dictionary or instance of PoliceDaNotificationPayload")."""
+
+
+def _invalid_detail(count: int, named: str) -> str:
+    fields = "1 field is" if count == 1 else f"{count} fields are"
+    return f"{named}: {fields} not valid (see errors: loc names each field, msg the problem)"
+
+
 def field_errors(exc: pydantic.ValidationError) -> tuple[FieldError, ...]:
-    """Pydantic's errors without the submitted values (no ``input``, no ``ctx``)."""
+    """Pydantic's errors without the submitted values (no ``input``, no ``ctx``); date and
+    date-time errors name the expected format."""
     details = exc.errors(include_url=False, include_input=False, include_context=False)
     return tuple(
-        FieldError(tuple(d["loc"]), d["msg"], d["type"]) for d in details[:MAX_ERRORS_PER_EVENT]
+        FieldError(tuple(d["loc"]), _EXPECTED.get(d["type"], d["msg"]), d["type"])
+        for d in details[:MAX_ERRORS_PER_EVENT]
     )
+
+
+def _type_named(item: dict[str, Any]) -> str:
+    """The event type and version the item claims, as a partner wrote them (short)."""
+    event_type, version = item.get("event_type"), item.get("schema_version")
+    if isinstance(event_type, str) and event_type in KNOWN_TYPES:
+        return f"{event_type} v{version}" if isinstance(version, int) else event_type
+    return "the event"
 
 
 def _refuse_by_role(

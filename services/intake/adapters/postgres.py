@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from services.common.pipeline import Delivery
+from services.intake.domain.speakers import LaneRefusal
 
 APPEND_SQL = """
 INSERT INTO events (event_id, event_type, schema_version, occurred_at, child_id, family_id,
@@ -71,14 +72,38 @@ class PostgresEventStore:
         status: str = await self._conn.execute(APPEND_SQL, *cols)
         return int(status.rsplit(" ", 1)[-1])
 
-    async def advance(self, through: Mapping[int, datetime]) -> None:
+    async def advance(self, through: Mapping[tuple[str, int], datetime]) -> None:
         if not through:
             return
         await self._conn.execute(
-            "INSERT INTO intake_watermarks (partition, through) "
-            "SELECT * FROM unnest($1::int[], $2::timestamptz[]) "
-            "ON CONFLICT (partition) DO UPDATE SET "
+            "INSERT INTO intake_watermarks (topic, partition, through) "
+            "SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[]) "
+            "ON CONFLICT (topic, partition) DO UPDATE SET "
             "through = GREATEST(intake_watermarks.through, EXCLUDED.through), updated_at = now()",
-            list(through),
+            [t for t, _ in through],
+            [p for _, p in through],
             list(through.values()),
+        )
+
+    async def refused(self, refusals: Sequence[LaneRefusal]) -> None:
+        if not refusals:
+            return
+        await self._conn.executemany(
+            "INSERT INTO intake_lane_refusals (event_id, event_type, topic, partition, "
+            '"offset", via, speaker, claimed_agency, rules) '
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            [
+                (
+                    r.event_id,
+                    r.event_type,
+                    r.topic,
+                    r.partition,
+                    r.offset,
+                    r.via.value,
+                    r.speaker.value if r.speaker else None,
+                    r.claimed_agency.value,
+                    list(r.rules),
+                )
+                for r in refusals
+            ],
         )

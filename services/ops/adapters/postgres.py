@@ -1,26 +1,35 @@
-"""What the ops service reads from PostgreSQL: the SLA views, dead letters, recorded events.
+"""What the ops service reads from PostgreSQL: SLA views, dead letters, lane refusals, workforce.
 
 Read only. The SLA board comes from the SLA service's views (``sla_by_team`` for open, overdue,
 breached and met-in-time counts per team and kind; ``sla_breaching_today`` for what falls due
-today), dead letters from the dead-letter service's ``deadletters`` table, and the moment an event
-was recorded from intake's ``events`` table (by primary key). A table or view that does not exist
-yet (its service's migrations have not run) reads as nothing rather than failing the board; any
-other database failure is raised as the port's `StoreUnavailableError`.
+today), dead letters from the dead-letter service's ``deadletters`` table, the moment an event
+was recorded from intake's ``events`` table (by primary key), lane refusals from intake's
+``intake_lane_refusals`` audit table, and the workforce section from the workforce service's read
+model (``adapters/workforce.py``) in one read-only repeatable-read snapshot, so its figures agree
+with each other. A table or view that does not exist yet (its service's migrations have not run)
+reads as nothing rather than failing the board; any other database failure is raised as the
+port's `StoreUnavailableError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from services.ops.adapters.workforce import workforce_facts
 from services.ops.domain.boards import DeadLetter, ReasonCount, SlaCounts, SlaRow, SlaTotals
+from services.ops.domain.lanes import AgencyRefusals, LaneRefusal
 from services.ops.handlers import StoreUnavailableError
 
 SLA_BY_TEAM_SQL = """
 SELECT team, kind, open, overdue, breached_this_month, met_in_time_this_month FROM sla_by_team
+UNION ALL
+SELECT team, kind, open, overdue, breached_this_month, met_in_time_this_month
+FROM workforce_sla_by_team
 """
 SLA_DUE_TODAY_SQL = """
 SELECT COALESCE(team, 'unallocated') AS team, kind, count(*) AS due_today
@@ -44,6 +53,14 @@ SELECT id, failed_at, reason, exception_class, left(exception_message, $2) AS ex
        original_topic, original_partition, original_offset, consumer_group,
        replayed_at IS NOT NULL AS replayed
 FROM deadletters ORDER BY id DESC LIMIT $1
+"""
+LANE_COUNTS_SQL = """
+SELECT claimed_agency AS agency, count(*) AS total, max(refused_at) AS latest
+FROM intake_lane_refusals GROUP BY claimed_agency
+"""
+LANE_NEWEST_SQL = """
+SELECT id, refused_at, topic, event_type, claimed_agency, via, speaker, rules
+FROM intake_lane_refusals ORDER BY id DESC LIMIT $1
 """
 RECORDED_SQL = "SELECT event_id, recorded_at FROM events WHERE event_id = ANY($1::uuid[])"
 
@@ -105,6 +122,24 @@ class PostgresOpsStore:
         return [
             DeadLetter(**dict(r)) for r in await self._fetch(DLQ_NEWEST_SQL, limit, MESSAGE_CHARS)
         ]
+
+    async def lane_refusal_counts(self) -> list[AgencyRefusals]:
+        return [AgencyRefusals(**dict(r)) for r in await self._fetch(LANE_COUNTS_SQL)]
+
+    async def newest_lane_refusals(self, limit: int) -> list[LaneRefusal]:
+        return [LaneRefusal(**dict(r)) for r in await self._fetch(LANE_NEWEST_SQL, limit)]
+
+    async def workforce_facts(self, now: datetime, alerts: int) -> Mapping[str, Any] | None:
+        try:
+            async with (
+                self._pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                return await workforce_facts(conn, now=now, alerts=alerts)
+        except asyncpg.UndefinedTableError:
+            return None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise StoreUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
     async def recorded_at(self, event_ids: Sequence[UUID]) -> dict[UUID, datetime]:
         if not event_ids:

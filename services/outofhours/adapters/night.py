@@ -2,12 +2,14 @@
 
 A night is found by its shift's start (every writer computes the shift the same way). Items come
 from the ``ooh_watch_items`` view (each with its first answering action as its acknowledgement);
-actions carry the crisis id of the item they answer, when they answer one. ``handover_status``
-says which handover parts were published and which the day team acknowledged.
+actions carry the crisis id of the item they answer, when they answer one. ``latest_active_night``
+finds the most recent night with anything recorded (the handover's default when no night is named);
+``handover_status`` says which handover parts were published and which the day team acknowledged.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -38,6 +40,12 @@ LEFT JOIN LATERAL (
 ) answered ON true
 WHERE a.shift_start = $1
 ORDER BY a.urgency_rank, a.action_at, a.event_id
+"""
+
+LATEST_ACTIVE_SQL = """
+SELECT GREATEST(
+    (SELECT max(shift_start) FROM ooh_crisis_items WHERE shift_start <= $1),
+    (SELECT max(shift_start) FROM ooh_actions WHERE shift_start <= $1))
 """
 
 STATUS_SQL = """
@@ -93,6 +101,10 @@ class PostgresNightReader:
         items = await self.items(shift)
         actions = [_action(r) for r in await self._db.fetch(ACTIONS_SQL, shift.starts_at)]
         return NightRecord(shift=shift, items=tuple(items), actions=tuple(actions))
+
+    async def latest_active_night(self, until: datetime) -> datetime | None:
+        latest: datetime | None = await self._db.fetchval(LATEST_ACTIVE_SQL, until)
+        return latest
 
     async def handover_status(self, handover_id: UUID) -> dict[str, PartStatus]:
         rows = await self._db.fetch(STATUS_SQL, handover_id)

@@ -11,21 +11,23 @@ once without each joining a consumer group. Acknowledging or recording an action
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from schemas.events.outofhours import OohActionRecorded
-from schemas.topics import PARTNER_EVENTS
+from schemas.events.outofhours import OohActionKind, OohActionRecorded
+from schemas.topics import PARTNER_EVENTS, SPEAKER_HEADER
 from services.common.db import create_pool
 from services.common.kafka import new_producer
 from services.common.settings import Endpoints
+from services.outofhours.adapters.child_cards import child_cards
 from services.outofhours.adapters.night import PostgresNightReader
 from services.outofhours.adapters.postgres import NOTIFY_CHANNEL
 from services.outofhours.domain.actions import acknowledgement_of, action_on
+from services.outofhours.domain.cards import ChildCard
 from services.outofhours.domain.record import CrisisItem
 from services.outofhours.domain.shifts import Shift
 
@@ -68,6 +70,11 @@ class PostgresWatchFeed:
             raise RuntimeError("the watch feed is not open")
         return await PostgresNightReader(self._pool).items(shift)
 
+    async def cards(self, child_ids: Sequence[str]) -> dict[str, ChildCard]:
+        if self._pool is None:
+            raise RuntimeError("the watch feed is not open")
+        return await child_cards(self._pool, child_ids)
+
     async def acknowledge(self, item: CrisisItem, *, worker: str) -> OohActionRecorded:
         event = acknowledgement_of(
             item, worker=worker, at=self._clock(), event_id=self._new_id(), action_id=self._new_id()
@@ -76,7 +83,13 @@ class PostgresWatchFeed:
         return event
 
     async def record_action(
-        self, item: CrisisItem, *, summary: str, decision_reason: str, worker: str
+        self,
+        item: CrisisItem,
+        *,
+        summary: str,
+        decision_reason: str,
+        worker: str,
+        kind: OohActionKind | None = None,
     ) -> OohActionRecorded:
         event = action_on(
             item,
@@ -86,6 +99,7 @@ class PostgresWatchFeed:
             at=self._clock(),
             event_id=self._new_id(),
             action_id=self._new_id(),
+            kind=kind,
         )
         await self._publish(event)
         return event
@@ -93,8 +107,11 @@ class PostgresWatchFeed:
     async def _publish(self, event: OohActionRecorded) -> None:
         if self._producer is None:
             raise RuntimeError("the watch feed is not open")
+        # frontdoor's own front end for the night team: it stamps the agency it speaks for, as
+        # ingress does for an API key (services/intake/domain/speakers.py)
         await self._producer.send_and_wait(
             PARTNER_EVENTS.name,
             event.model_dump_json().encode(),
             key=event.subject.child_id.encode(),
+            headers=[(SPEAKER_HEADER, event.source.agency.value.encode())],
         )

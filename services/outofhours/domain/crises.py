@@ -38,7 +38,8 @@ OOH_NAMESPACE = UUID("0b7c4a52-3f7e-5d2a-9e61-5c3f0a8d17b4")
 
 SYSTEM = "frontdoor-outofhours"
 POLICE_PROTECTION_HOURS = 72
-EXPLANATION_LIMIT = 200
+EXPLANATION_LIMIT = 2000
+"""The contract's limit (``schemas.events.triage.Explanation``); these texts stay far below it."""
 
 CRISIS_TRIGGER_TYPES = frozenset(
     {

@@ -9,6 +9,9 @@ shift's end. A part's event id derives from the night, the child and what the pa
 publishing the same handover twice publishes the same ids (consumers drop the repeat) and a
 handover republished after something new happened gets new ids. ``acknowledgement_event`` is the
 day team's ``ooh.handover_acknowledged`` for one child's part (it meets the ``ooh_handover`` clock).
+``night_to_hand_over`` picks the night when none is named: the one owed now if anything happened
+in it, else the most recent night with activity before it (a replayed or quiet history still has
+a handover to show).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from services.outofhours.domain.record import (
     NightRecord,
     watch_order,
 )
-from services.outofhours.domain.shifts import Shift
+from services.outofhours.domain.shifts import Shift, ShiftOf
 
 
 class PartStatus(BaseModel):
@@ -194,3 +197,17 @@ def acknowledgement_event(
             handover_id=handover_id, acknowledged_at=at, team=team, worker=worker
         ),
     )
+
+
+def night_to_hand_over(
+    owed: Shift, latest_active_start: datetime | None, shift_of: ShiftOf
+) -> Shift:
+    """The night ``frontdoor ooh handover`` shows when no ``--night`` is given.
+
+    ``owed`` is the shift whose handover is due now; ``latest_active_start`` the start of the
+    latest shift, not after ``owed``, with any item or action recorded. The owed night when it had
+    activity (or nothing was ever recorded); otherwise the most recent night with activity.
+    """
+    if latest_active_start is None or latest_active_start >= owed.starts_at:
+        return owed
+    return shift_of(latest_active_start)

@@ -3,8 +3,9 @@
 A ``CrisisItem`` is one ``crisis.raised`` (from screening or from this service), with whether and
 when the duty worker acknowledged it: an ``ooh.action_recorded`` whose ``causation_id`` is the
 crisis event (or the event that triggered it) answers the item. An ``ActionEntry`` is one
-recorded action. The watch view lists items newest and most urgent first; the handover groups
-items and actions per child, most urgent first. ``ShiftedAction``, ``ShiftedCrisis`` and
+recorded action. The watch view lists unacknowledged items first, most urgent and longest
+waiting first (``duty_order``); the handover groups items and actions per child, most urgent
+first. ``ShiftedAction``, ``ShiftedCrisis`` and
 ``CrisisStreamBatch`` are what a batch of the two streams writes into the record: each event with
 the shift it belongs to.
 """
@@ -93,6 +94,22 @@ def watch_order(items: list[CrisisItem]) -> list[CrisisItem]:
         items,
         key=lambda i: (URGENCY_RANK[i.urgency], -i.happened_at.timestamp(), str(i.event_id)),
     )
+
+
+def duty_order(items: list[CrisisItem], *, newest_first: bool = False) -> list[CrisisItem]:
+    """The watch screen's order, what the duty worker must answer first: every unacknowledged
+    item before the acknowledged ones; among them the most urgent first and, within an urgency,
+    the one waiting longest first — so the crisis that has waited longest is never pushed off the
+    screen. The toggle (``newest_first``) puts the newest first within an urgency instead.
+    Acknowledged items follow, newest first. Ties by event id, so the order is stable."""
+    sign = -1 if newest_first else 1
+
+    def key(i: CrisisItem) -> tuple[int, int, float, str]:
+        if i.acknowledged:
+            return (1, URGENCY_RANK[i.urgency], -i.happened_at.timestamp(), str(i.event_id))
+        return (0, URGENCY_RANK[i.urgency], sign * i.happened_at.timestamp(), str(i.event_id))
+
+    return sorted(items, key=key)
 
 
 def answers(causation_id: UUID | None, item: CrisisItem) -> bool:

@@ -27,6 +27,19 @@ from services.returns.domain.issues import Issue, gap
 from services.returns.domain.periods import Period, london_date, months_before
 
 Cell = str | int | None
+
+GAP_RULES = {
+    "gender": "4180",
+    "ethnicity": "4220",
+    "date of birth": "8525Q",
+    "disability": "8540",
+    "strategy discussion": "8615",
+}
+"""The DfE CIN validation rule (csc-validator-be-cin, cin2024_25) that requires the same item a
+gap leaves blank: Sex must be provided (4180), Ethnicity missing (4220), a date of birth or an
+expected one (8525Q), Disability missing (8540), the section 47 start date — the strategy
+discussion that started it — must be present (8615). The gaps file names it so an analyst
+knows which census check the same child would also fail."""
 Row = tuple[Cell, ...]
 
 
@@ -78,13 +91,15 @@ class _Child:
                 "date of birth",
                 f"only an expected birth date ({dmy(d.expected_birth_date)}) is recorded "
                 "and it has passed",
+                "8530Q",  # an expected birth date outside the census's expected range
             )
         age = age_in_years(born, as_of) if born is not None else None
         self.common = (cid, codes.GENDER[d.sex], codes.ETHNICITY[d.ethnicity], dmy(born), age)
 
-    def note_gap(self, item: str, message: str) -> None:
+    def note_gap(self, item: str, message: str, rule: str | None = None) -> None:
         key = (self.history.child_id, item)
-        self._gaps.setdefault(key, gap(self.history.child_id, item, message))
+        rule = rule or GAP_RULES[item]
+        self._gaps.setdefault(key, gap(self.history.child_id, item, message, rule))
 
     def disability(self) -> str:
         d = self.history.details

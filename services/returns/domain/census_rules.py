@@ -103,14 +103,26 @@ def _episodes_together(child: CensusChild, period: Period) -> Iterator[Issue]:
     open_ = [e for e in episodes if e.closure_date is None and not e.referral_nfa]
     if len(open_) > 1:
         yield error(cid, "8815", "CIN episode", "more than one open episode")
-    latest = max(e.referral_date for e in episodes)
-    if any(e.referral_date < latest for e in open_):
+    # 8816 reads the episodes in file order: the latest is the FIRST with the latest referral date
+    # (pandas idxmax), so of two episodes referred the same day only the first may be open.
+    latest = max(range(len(episodes)), key=lambda i: (episodes[i].referral_date, -i))
+    if any(e is not episodes[latest] for e in open_):
         yield error(cid, "8816", "CIN episode", "an open episode is not the latest referral")
-    for a in episodes:
-        a_end = a.closure_date or (None if a.referral_nfa else period.last)
-        for b in episodes:
-            if a is not b and a_end is not None and a.referral_date < b.referral_date < a_end:
-                yield error(cid, "8820", "CIN episode", f"episodes overlap at {b.referral_date}")
+    # 8820: no episode may be referred on or after another's referral date and before that one
+    # ends (its closure, or the end of the year while it is open and not NFA): same-day
+    # referrals overlap; one ending the day the next starts does not.
+    overlaps = sorted(
+        {
+            b.referral_date
+            for a in episodes
+            for b in episodes
+            if a is not b
+            and (end := a.closure_date or (None if a.referral_nfa else period.last)) is not None
+            and a.referral_date <= b.referral_date < end
+        }
+    )
+    for day in overlaps:
+        yield error(cid, "8820", "CIN episode", f"episodes overlap at {day}")
     plans = [p for e in episodes for p in e.plans]
     if sum(1 for p in plans if p.end is None) > 1:
         yield error(cid, "8935", "child protection plan", "more than one open plan")
@@ -137,6 +149,8 @@ def _episode(
         yield error(cid, "2990", item, "section 47 or plan on a case closed after assessment")
     if e.closure_reason in CLOSED_AFTER_ASSESSMENT and not e.assessments:
         yield query(cid, "8825Q", item, "closed after assessment but no assessment in the year")
+    if e.s47s and not e.assessments:
+        yield query(cid, "2991Q", item, "a section 47 enquiry and no assessment on the episode")
     if (
         len(e.assessments) == 1
         and e.assessments[0].factors == (AssessmentFactor.NO_FACTORS,)

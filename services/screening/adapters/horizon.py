@@ -5,9 +5,10 @@ incidents, an open plan, an open case. Those arrive on other partitions (sibling
 keys) and are recorded by intake, possibly by another replica, possibly later than the contact
 reaches screening; a triage that ran before they were recorded would depend on which process
 happened to be faster. The horizon is the event time up to which every partner event is
-recorded: for each ``partner.events`` partition, unbounded when intake's consumer groups have
-committed it to its log end, else intake's watermark for it (``intake_watermarks``: partners
-publish in time order per partition). Triage holds a contact received after the horizon
+recorded: for each partition of every topic intake reads (``partner.events`` and the agency
+lanes), unbounded when intake's consumer groups have committed it to its log end, else intake's
+watermark for it (``intake_watermarks``: partners publish in time order per partition).
+Triage holds a contact received after the horizon
 (``RetryLaterError``: the batch is simply tried again) for at most ``history_wait_seconds``, so
 in live operation, where intake keeps up, nothing waits; in a fast replay screening keeps pace
 with the slowest intake partition.
@@ -24,7 +25,7 @@ import structlog
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import PARTNER_EVENTS
+from schemas.topics import INTAKE_TOPICS
 from services.common.kafka import LogEndReader, security_kwargs
 from services.common.periodic import every
 
@@ -39,29 +40,29 @@ class IntakeHorizon:
         self._pool = pool
         self._groups = tuple(groups)
         self._partitions = [
-            TopicPartition(PARTNER_EVENTS.name, p) for p in range(PARTNER_EVENTS.partitions)
+            TopicPartition(t.name, p) for t in INTAKE_TOPICS for p in range(t.partitions)
         ]
         self.value: datetime | None = None
         """The last horizon read; ``None`` until the first read (then nothing is released)."""
 
     async def read(self, ends_reader: LogEndReader, admin: AIOKafkaAdminClient) -> datetime:
         ends = await ends_reader.read(self._partitions)
-        committed: dict[int, int] = {}
+        committed: dict[TopicPartition, int] = {}
         for group in self._groups:
             offsets = await admin.list_consumer_group_offsets(group, partitions=self._partitions)
             for tp, meta in offsets.items():
                 if meta is not None and meta.offset >= 0:
-                    committed[tp.partition] = max(committed.get(tp.partition, 0), meta.offset)
-        rows = await self._pool.fetch("SELECT partition, through FROM intake_watermarks")
-        through = {r["partition"]: r["through"] for r in rows}
+                    committed[tp] = max(committed.get(tp, 0), meta.offset)
+        rows = await self._pool.fetch("SELECT topic, partition, through FROM intake_watermarks")
+        through = {TopicPartition(r["topic"], r["partition"]): r["through"] for r in rows}
         horizon = UNBOUNDED
         for tp in self._partitions:
             end = ends.get(tp)
             if end is None:
                 raise TimeoutError(f"no log end for {tp}")
-            if committed.get(tp.partition, 0) >= end:
-                continue  # intake has recorded everything on it
-            seen = through.get(tp.partition)
+            if committed.get(tp, 0) >= end:
+                continue  # intake has recorded everything on it (an empty lane: end 0)
+            seen = through.get(tp)
             if seen is None:
                 return datetime.min.replace(tzinfo=UTC)
             horizon = min(horizon, seen)

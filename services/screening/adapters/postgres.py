@@ -4,13 +4,15 @@ Bound to the pipeline unit's connection (``unit.connection``), so everything her
 the batch's claims and outbox rows in one transaction; the ``processed_events`` ledger is the
 pipeline's, not this adapter's.
 
-History is read for a whole batch in one query, as of each contact's incident time and as
-notified by its own notification time (so a replay gives the same answer as live processing,
-whatever was processed first): earlier contacts and notifications for the same child
-or household from ``events`` (written by intake; read only) and from screening's own results
-(which also cover contacts intake has published but not yet committed); an open child protection
-plan (a ``conference.icpc_held`` with a plan and no ``cp_plan.ended`` for that plan); and the team
-of an open case (the latest ``referral.accepted`` with no ``case.closed`` for that referral).
+History is read for a whole batch in one query, as of each contact's incident time and as notified
+by its own notification time (so a replay gives the same answer as live processing, whatever was
+processed first): earlier police DA notifications (the only contacts that count as incidents,
+DOMAIN.md §3) for the same child or household from ``events`` (written by intake; read only) and
+from screening's own results (which also cover contacts intake has published but not yet committed);
+an open child protection plan (a ``conference.icpc_held`` with a plan and no ``cp_plan.ended`` for
+that plan); and the team of an open case (the latest ``referral.accepted`` with no ``case.closed``
+for that referral).
+
 
 Results and decisions are each one function call (``migrations/003_pipeline_writes.sql``).
 Results and decisions for the same contact take the same transaction-scoped advisory lock there,
@@ -32,10 +34,9 @@ from services.screening.domain.announcements import Triaged
 from services.screening.domain.from_event import TriageHistory
 from services.screening.domain.history import HistoryQuery
 
-_INCIDENT_TYPES = "('contact.received', 'police.da_notification')"
-_RECEIVED_AT = (
-    "COALESCE((e.body #>> '{payload,contact_at}')::timestamptz, e.occurred_at)"
-)
+_INCIDENT_TYPES = "('police.da_notification')"
+"""Repeat incidents are police DA notifications only, never other contacts (DOMAIN.md §3)."""
+_RECEIVED_AT = "COALESCE((e.body #>> '{payload,contact_at}')::timestamptz, e.occurred_at)"
 _INCIDENT_AT = (
     "COALESCE((e.body #>> '{payload,incident_at}')::timestamptz,"
     " (e.body #>> '{payload,contact_at}')::timestamptz)"
@@ -59,11 +60,12 @@ SELECT q.event_id,
                AND e.event_type IN {_INCIDENT_TYPES} AND {_RECEIVED_AT} <= q.known_at
             UNION ALL
             SELECT s.event_id, s.incident_at FROM screening_results s
-             WHERE s.child_id = q.child_id AND s.received_at <= q.known_at
+             WHERE s.child_id = q.child_id AND s.event_type IN {_INCIDENT_TYPES}
+               AND s.received_at <= q.known_at
             UNION ALL
             SELECT s.event_id, s.incident_at FROM screening_results s
              WHERE q.family_id IS NOT NULL AND s.family_id = q.family_id
-               AND s.received_at <= q.known_at
+               AND s.event_type IN {_INCIDENT_TYPES} AND s.received_at <= q.known_at
         ) h
         WHERE h.event_id <> q.event_id AND h.at < q.moment
           AND h.at >= q.moment - interval '1 year 1 day'

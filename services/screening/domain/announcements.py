@@ -98,14 +98,16 @@ def crisis_event(contact: Contact, result: TriageResult, *, at: datetime) -> Cri
     )
 
 
-def crisis_explanation(contact: Contact, result: TriageResult, *, limit: int = 200) -> str:
-    """Why this cannot wait, from rule ids and times only (no narrative, no personal data)."""
+def crisis_explanation(contact: Contact, result: TriageResult, *, limit: int = 2000) -> str:
+    """Why this cannot wait, in words: the screening deadline first, then every reason's own
+    text (rule texts and times only: no narrative, no personal data). The contract keeps up to
+    ``limit`` characters, far more than every rule together, so nothing is cut in practice."""
     what = "police DA notification" if isinstance(contact, PoliceDaNotification) else "contact"
     received = contact.payload.contact_at.astimezone(LONDON)
     due = result.screening_due_at.astimezone(LONDON)
-    rules = ", ".join(r.rule for r in result.reasons if not r.rule.startswith("priority."))
+    reasons = "; ".join(r.text for r in result.reasons if not r.rule.startswith("priority."))
     text = (
-        f"Red {what} received out of office hours ({received:%a %d %b %H:%M}); "
-        f"screening due {due:%a %d %b %H:%M}; rules: {rules}"
+        f"Screen by {due:%a %d %b %H:%M}: red {what}, received out of office hours "
+        f"({received:%a %d %b %H:%M}). {reasons}"
     )
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,8 +7,9 @@ Pure: the caller reads the history from PostgreSQL and passes it in. Choices mad
 - the children are the subject child and every household child the police listed;
 - special needs means the subject child has a CIN disability code other than ``NONE``;
 - previous incidents in 12 months is the larger of the police count (between the same people)
-  and the front door's own history for the child or household (contacts before this incident,
-  within one calendar year of it) — the two overlap, so they are not added;
+  and the front door's own history for the child or household (police DA notifications before
+  this incident, within one calendar year of it; other contacts never count) — the two overlap,
+  so they are not added;
 - a general contact records no DASH, markers, presence or injury: those rules cannot fire.
 """
 
@@ -28,9 +29,9 @@ from services.screening.domain.inputs import TriageInput
 class TriageHistory(BaseModel):
     """What the front door already knows about the child and household before this contact.
 
-    ``incidents_at`` are the times of earlier contacts and notifications for the same child or
-    household (any age; the adapter keeps the last 12 months). ``open_case_team`` is the team
-    the child is currently open to, if any.
+    ``incidents_at`` are the times of earlier police DA notifications for the same child or
+    household (the adapter keeps the last 12 months; other contacts are not incidents).
+    ``open_case_team`` is the team the child is currently open to, if any.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -1,10 +1,12 @@
 """Whose history a contact is triaged against, and the batch's own contacts added to it.
 
-A contact is triaged against what the front door knew before it: the child's and household's
-earlier incidents, an open child protection plan, an open case. The adapter reads that from
-PostgreSQL for a whole batch (``HistoryQuery`` per contact, as of its incident time); the
-contacts of the batch itself are not stored yet, so ``with_batch_incidents`` adds them, and
-contacts of one child or household in one batch still count each other. Pure.
+A contact is triaged against what the front door knew before it: the child's and household's earlier
+incidents — police domestic-abuse notifications only, never school, health or other contacts
+(DOMAIN.md §3, repeat incidents) — an open child protection plan, an open case. The adapter reads
+that from PostgreSQL for a whole batch (``HistoryQuery`` per contact, as of its incident time); the
+contacts of the batch itself are not stored yet, so ``with_batch_incidents`` adds them, and contacts
+of one child or household in one batch still count each other. Pure.
+
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class HistoryQuery:
     family_id: str | None
     incident_at: datetime
     known_at: datetime
+    is_incident: bool = True
+    """A police DA notification: the only kind of contact that counts as an incident."""
 
     @classmethod
     def of(cls, contact: Contact) -> HistoryQuery:
@@ -42,6 +46,7 @@ class HistoryQuery:
             contact.subject.family_id,
             incident_moment(contact),
             contact.payload.contact_at,
+            isinstance(contact, PoliceDaNotification),
         )
 
 
@@ -55,7 +60,7 @@ def incident_moment(contact: Contact) -> datetime:
 def with_batch_incidents(
     queries: Sequence[HistoryQuery], stored: Mapping[UUID, TriageHistory]
 ) -> dict[UUID, TriageHistory]:
-    """Each history plus the batch's other contacts for the same child or household.
+    """Each history plus the batch's other DA notifications for the same child or household.
 
     The stored history cannot yet hold a contact that arrived in this same batch; the domain
     counts only incidents before this one, so adding all of them is safe. Incidents are kept
@@ -72,7 +77,9 @@ def with_batch_incidents(
         base = stored.get(q.event_id, TriageHistory())
         related = by_child[q.child_id] + (by_family[q.family_id] if q.family_id else [])
         others = {
-            o.incident_at for o in related if o.event_id != q.event_id and o.known_at <= q.known_at
+            o.incident_at
+            for o in related
+            if o.is_incident and o.event_id != q.event_id and o.known_at <= q.known_at
         }
         times = set(base.incidents_at) | others
         histories[q.event_id] = TriageHistory(

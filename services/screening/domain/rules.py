@@ -1,17 +1,25 @@
 """A versioned triage rule set: the data a council edits, validated before anything runs.
 
-A rule set carries its version id and the date it takes effect, the DASH thresholds, the
-Operation Encompass school ages, the MASH team name, the blue ("not shared") test and the ordered
-rules. Each rule has an id, a ``when`` (clauses in the condition language, all must hold), the
-reason text a social worker reads, and exactly one effect:
+A rule set carries its version id and the dates it is in force (``effective_from``, and
+``effective_to`` or, when that is left out, the day before the next edition starts), the DASH
+thresholds, the Operation Encompass school ages (absent in an edition from before the scheme),
+the MASH team name, the blue ("not shared") test and the ordered rules. Each rule has an id, a
+``when`` (clauses in the condition language, all must hold), the reason text a social worker
+reads, and exactly one effect:
 
 - ``sets`` a priority: the starting priority is the highest that any firing ``sets`` rule names
   (green when none fires) — the police-risk mapping and the markers that make a case red;
 - ``raises`` the priority by a number of levels, after every ``sets`` rule, cumulatively and
-  never past red — the Barnardo's matrix factors (under 1, under 7 or special needs, repeats);
-- ``at_least`` a priority, applied last as a floor — an open CP plan is at least amber.
+  never past ``raises_at_most`` (amber in the shipped editions: a red result needs a risk factor
+  that *sets* red — high DASH, a high-risk marker, injury, judgement; DOMAIN.md §3) — the
+  Barnardo's matrix factor (under 7 or special needs, once) and escalation;
+- ``at_least`` a priority, applied last as a floor — an open CP plan is at least amber;
+- ``note``: the reason is shown to the screener and nothing else changes (a repeat incident,
+  a baby in the household).
 
 A rule may also mark the case as meeting a MARAC referral criterion (``marac = true``).
+``RuleBook`` holds every edition and answers which one is in force on an event's date
+(``rulebook.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from services.screening.domain.conditions import Clause, parse_clause
 RESERVED_PREFIXES = ("dash.", "priority.")
 """Rule-name prefixes the engine uses for the reasons it writes itself."""
 
-Effect = Literal["sets", "raises", "at_least"]
+Effect = Literal["sets", "raises", "at_least", "note"]
 
 
 def _parse_when(value: Any) -> Any:
@@ -53,6 +61,7 @@ class Rule(BaseModel):
     sets: TriagePriority | None = None
     raises: int | None = Field(default=None, ge=1, le=3)
     at_least: TriagePriority | None = None
+    note: bool = False
     marac: bool = False
 
     @field_validator("when", mode="before")
@@ -69,10 +78,10 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _one_effect(self) -> Rule:
-        effects = [name for name in ("sets", "raises", "at_least") if getattr(self, name)]
+        effects = [name for name in ("sets", "raises", "at_least", "note") if getattr(self, name)]
         if len(effects) != 1:
             raise ValueError(
-                f"rule {self.id!r} must have exactly one of sets, raises, at_least "
+                f"rule {self.id!r} must have exactly one of sets, raises, at_least, note "
                 f"(found {', '.join(effects) or 'none'})"
             )
         if TriagePriority.BLUE in {self.sets, self.at_least}:
@@ -83,7 +92,9 @@ class Rule(BaseModel):
     def effect(self) -> Effect:
         if self.sets is not None:
             return "sets"
-        return "raises" if self.raises is not None else "at_least"
+        if self.raises is not None:
+            return "raises"
+        return "at_least" if self.at_least is not None else "note"
 
 
 class DashThresholds(BaseModel):
@@ -146,12 +157,25 @@ class RuleSet(BaseModel):
 
     version: str = Field(min_length=1)
     effective_from: date
+    effective_to: date | None = None
+    """The last day in force (inclusive); ``None``: until the next edition starts."""
     description: str = ""
     dash: DashThresholds
-    operation_encompass: OperationEncompass
+    operation_encompass: OperationEncompass | None = None
+    """``None``: the edition predates Operation Encompass; no notification starts it."""
     routing: Routing
     not_shared: NotShared | None = None
+    raises_at_most: TriagePriority = TriagePriority.AMBER
+    """The highest priority ``raises`` rules can reach; red comes only from a ``sets`` rule."""
     rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _dates_and_ceiling(self) -> RuleSet:
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        if self.raises_at_most in {TriagePriority.BLUE, TriagePriority.GREEN}:
+            raise ValueError("raises_at_most must be amber or red: a raise that cannot raise")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RuleSet:

@@ -10,10 +10,13 @@ The matrix (the rule set's data; the 2024 edition in ``rules/mash-2024.toml``):
    marker (strangulation, threats to kill, stalking, escalation, honour-based abuse, pregnancy,
    or separation + coercive control + violence together) → red; a child injured → red. The
    starting priority is the highest of these (green when none fires).
-3. ``raises`` rules, cumulative, never past red (Barnardo's: these raise the level): youngest
-   child under 1 → one level; under 7 or special needs → one level (so a baby gets both);
-   3+ previous incidents in 12 months → one level, and a MARAC criterion.
-4. ``at_least`` rules: an open CP plan → at least amber.
+3. ``raises`` rules, cumulative, never past the rule set's ``raises_at_most`` (amber): a child
+   under 7 or with special needs raises one level, once — a baby is under 7 too and the factors
+   do not stack; escalation (the third police DA incident in 12 months, this one counted) raises
+   one level and is a MARAC criterion. Age alone never makes a contact red: red needs a factor
+   that sets it (DOMAIN.md §3, Barnardo's matrix).
+4. ``at_least`` rules: an open CP plan → at least amber. ``note`` rules only add their reason
+   (one earlier police DA incident: a repeat; a baby in the household).
 5. Blue ("not shared"): a green police notification with a completed DASH checklist at standard
    risk, where no child was present or injured and the child is not open to a team (the rule
    set's ``[not_shared]``), is recorded on the child's history but not passed on for partner
@@ -21,10 +24,11 @@ The matrix (the rule set's data; the 2024 edition in ``rules/mash-2024.toml``):
    treated as standard, so adding a judgement can never turn green into blue.
 
 The route is the open case's team when the child is already open, else the MASH queue. The
-screening deadline comes from the injected ``calendar_due`` (the working-hour triage windows live
-with the SLA calendar, not here); ``crisis`` is red out of office hours; a police DA notification
-with a child of school age starts Operation Encompass. The result never closes screening: a
-recorded human decision does.
+screening deadline comes from the injected ``calendar_due``; ``crisis`` is red out of office
+hours; a police DA notification with a child of school age starts Operation Encompass when the
+edition has the scheme. Every input is the contact's own (its time is ``received_at``, the
+contact's ``contact_at``), so the result is a function of the event and its history. The result
+never closes screening: a recorded human decision does.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from schemas.codes import DashRiskLevel, TriagePriority
 from schemas.events.triage import Route, RouteKind, TriageReason
 from services.screening.domain.conditions import Clause, Facts
 from services.screening.domain.inputs import TriageInput
-from services.screening.domain.levels import highest_priority, raised
+from services.screening.domain.levels import highest_priority, priority_rank, raised
 from services.screening.domain.rules import DashThresholds, Rule, RuleSet
 
 CalendarDue = Callable[[TriagePriority, datetime], datetime]
@@ -81,7 +85,7 @@ def triage(
         reasons.append(DEFAULT_REASON)
     reasons.extend(TriageReason(rule=rule.id, text=rule.text) for rule in fired)
 
-    priority = _priority(fired)
+    priority = _priority(fired, rules.raises_at_most)
     not_shared = rules.not_shared
     if priority is TriagePriority.GREEN and not_shared and _all_hold(not_shared.when, facts):
         priority = TriagePriority.BLUE
@@ -202,9 +206,12 @@ def _all_hold(clauses: Iterable[Clause], facts: Facts) -> bool:
     return all(clause.holds(facts) for clause in clauses)
 
 
-def _priority(fired: list[Rule]) -> TriagePriority:
+def _priority(fired: list[Rule], ceiling: TriagePriority) -> TriagePriority:
     start = highest_priority(TriagePriority.GREEN, *(rule.sets for rule in fired if rule.sets))
-    lifted = raised(start, sum(rule.raises for rule in fired if rule.raises))
+    levels = sum(rule.raises for rule in fired if rule.raises)
+    lifted = raised(start, levels)
+    if priority_rank(lifted) > max(priority_rank(start), priority_rank(ceiling)):
+        lifted = ceiling  # a raise never reaches red; a red that a rule set stays red
     return highest_priority(lifted, *(rule.at_least for rule in fired if rule.at_least))
 
 
@@ -218,6 +225,8 @@ def _starts_operation_encompass(triage_input: TriageInput, rules: RuleSet) -> bo
     if triage_input.kind != "da_notification":
         return False
     school = rules.operation_encompass
+    if school is None:  # an edition from before the scheme
+        return False
     return any(
         school.youngest_school_age <= age <= school.oldest_school_age
         for age in triage_input.child_ages_years

@@ -50,6 +50,15 @@ def _add_working_days(day: date, count: int, holidays: Set[date]) -> date:
     return day
 
 
+def subtract_working_days(day: date, count: int, holidays: Set[date]) -> date:
+    """The ``count``-th working day before ``day`` (a report due N working days before it)."""
+    while count > 0:
+        day -= timedelta(days=1)
+        if is_working_day(day, holidays):
+            count -= 1
+    return day
+
+
 def working_day_on_or_after(day: date, holidays: Set[date]) -> date:
     while not is_working_day(day, holidays):
         day += timedelta(days=1)

@@ -22,6 +22,7 @@ from services.simulate.domain.calendar import (
 )
 from services.simulate.domain.emitter import Emitter
 from services.simulate.domain.people import Child
+from services.simulate.domain.workforce import WorkforceWriter
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,17 @@ class Referral:
 
 
 class CaseWriter:
-    def __init__(self, rng: random.Random, emitter: Emitter, holidays: Set[date]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        emitter: Emitter,
+        holidays: Set[date],
+        workforce: WorkforceWriter,
+    ) -> None:
         self._rng = rng
         self._out = emitter
         self._holidays = holidays
+        self._workforce = workforce
         self._ref = 700_000
         self._latest = datetime.min.replace(tzinfo=UTC)
 

@@ -45,9 +45,11 @@ class Emitter:
         correlation_id: UUID | None = None,
         causation_id: UUID | None = None,
         version: int = 1,
+        event_id: UUID | None = None,
     ) -> UUID:
-        """Queue one event at instant ``at`` (UTC) and return its event id."""
-        event_id = self.new_id()
+        """Queue one event at instant ``at`` (UTC) and return its event id (``event_id`` when
+        the caller draws ids from a generator of its own)."""
+        event_id = self.new_id() if event_id is None else event_id
         if at >= self._ends_at:
             return event_id
         event: Event = {

@@ -32,7 +32,8 @@ FACTORS = {
     "behaviour": (("14A",), ("4A", "13A")),
     "unborn": (("4B", "2B", "3B"), ("16A", "5B")),
 }
-TEAMS = ("Assessment Team North", "Assessment Team South", "Assessment Team Central")
+CONTINUING = frozenset({"cin_plan", "further_action", "section_47"})
+"""Assessment outcomes after which the case moves to the locality team (unless on a CP plan)."""
 
 
 class EpisodeWriter(ProtectionWriter):
@@ -46,11 +47,13 @@ class EpisodeWriter(ProtectionWriter):
             cause,
             {"referral_id": r.referral_id, "closed_at": at, "reason": reason, "referral_nfa": nfa},
         )
+        self._workforce.close(r.referral_id, at)
         return at
 
     # -- the episode ---------------------------------------------------------------------------
 
     def run(self, r: Referral, team: str) -> datetime:
+        """The episode in the assessment team ``team`` (an id of the workforce directory)."""
         rng = self._rng
         self._latest = r.referral_at
         cause = self._emit(
@@ -65,7 +68,7 @@ class EpisodeWriter(ProtectionWriter):
                 "referral_source": r.referral_source,
                 "primary_need": self._primary_need(r),
                 "team": team,
-                "worker": f"SW{rng.randint(1, 140):03d}",
+                "worker": self._workforce.member(team, r.referral_at, draw=rng.randint(1, 140)),
                 "child": r.child.details(),
             },
         )
@@ -86,7 +89,9 @@ class EpisodeWriter(ProtectionWriter):
                 "referral_id": r.referral_id,
                 "started_at": started,
                 "team": team,
-                "worker": f"SW{rng.randint(1, 140):03d}",
+                "worker": self._workforce.allocate(
+                    r.child, r.referral_id, team, r.referral_at, started, draw=rng.randint(1, 140)
+                ),
             },
         )
         late = rng.random() < 0.13
@@ -121,6 +126,8 @@ class EpisodeWriter(ProtectionWriter):
                 else None,
             },
         )
+        if outcome in CONTINUING:
+            self._workforce.transfer(r.referral_id, authorised, "cin", unless_cp=True)
         return self._closure(r, outcome, self._latest, cause)
 
     def _closure(self, r: Referral, outcome: str, last: datetime, cause: UUID) -> datetime:
@@ -151,7 +158,7 @@ class EpisodeWriter(ProtectionWriter):
         return self._rng.choice(("N4", "N5", "N3", "N6", "N8", "N0", "N7"))
 
     def _factors(self, r: Referral) -> list[str]:
-        main, extra = FACTORS.get(r.concern, (("23A",), ("4B", "16A")))
+        main, extra = FACTORS.get(r.concern, (("20",), ("4B", "16A")))
         chosen = [self._rng.choice(main)]
         for code in self._rng.sample(extra, self._rng.randint(0, min(2, len(extra)))):
             if code not in chosen:

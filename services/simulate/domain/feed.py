@@ -9,6 +9,19 @@ actions) falls on evenings, nights, weekends and bank holidays. A child already 
 referral pending, is passed to their team instead of being referred again. Pure: the seed, the
 start date, the scale and the bank-holiday set are passed in; events are released in
 ``occurred_at`` order as soon as no earlier event can still be generated.
+
+Each feed has its own child-id space (``child_prefix``, by default ``S<seed>``), so two seeds
+replayed into one stack never merge unrelated children. For every child of school age (4 to 17
+at the incident) in a police DA notification, the police tell the school (Operation Encompass,
+``education.encompass_notified``; the police's own desk, so it may precede the notification to
+the MASH): mostly before the next school
+day starts (08:30 on the next working day, the SLA policy's deadline), a few late; none before
+15 April 2013 (the scheme is not in the 2011 rules).
+
+The workforce behind it (``workforce.py``: teams, workers, allocations, supervision, ASYE,
+oversight, audits) is written alongside: every team and worker an event names — the MASH worker
+of a screening decision, the assessment team of a referral, the duty worker of an out-of-hours
+action — is one its directory holds at that moment.
 """
 
 from __future__ import annotations
@@ -19,16 +32,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
+from services.common.calendar import ENCOMPASS_AGE_RANGE
 from services.simulate.domain.calendar import (
     is_school_day,
     is_working_day,
     local_moment,
     london_day,
+    london_minutes,
+    working_day_on_or_after,
 )
 from services.simulate.domain.casewriter import Referral
 from services.simulate.domain.draws import pick, poisson
 from services.simulate.domain.emitter import Emitter, Event
-from services.simulate.domain.episodes import TEAMS, EpisodeWriter
+from services.simulate.domain.episodes import EpisodeWriter
 from services.simulate.domain.outofhours import OutOfHours
 from services.simulate.domain.people import Child, Population
 from services.simulate.domain.sources import (
@@ -39,8 +55,15 @@ from services.simulate.domain.sources import (
     SUMMARIES,
     ContactSource,
 )
+from services.simulate.domain.workforce import WorkforceWriter
 
 DA_REPEAT_SHARE = 0.35
+SCHOOL_DAY_STARTS = 8 * 60 + 30
+"""Minutes after local midnight the school day starts (the Operation Encompass deadline)."""
+ENCOMPASS_AGES = ENCOMPASS_AGE_RANGE  # the one home, read by screening and the SLA too
+ENCOMPASS_FROM = date(2013, 4, 15)
+"""No Encompass notices before the rules that have the scheme (WT 2013; mash-2011 has none)."""
+ENCOMPASS_LATE_SHARE = 0.02
 DA_DECISIONS = ("no_further_action", "information_and_advice", "early_help", "referral")
 DA_DECISION_WEIGHTS = {
     "standard": (45, 30, 20, 5),
@@ -81,12 +104,25 @@ class _Contact:
 
 
 def iter_feed(
-    *, start: date, days: int, seed: int, holidays: Set[date], scale: float = 1.0
+    *,
+    start: date,
+    days: int,
+    seed: int,
+    holidays: Set[date],
+    scale: float = 1.0,
+    child_prefix: str | None = None,
 ) -> Iterator[Event]:
-    """Every event of ``days`` simulated days from ``start``, in ``occurred_at`` order."""
+    """Every event of ``days`` simulated days from ``start``, in ``occurred_at`` order.
+
+    ``child_prefix`` starts every child and family id (default ``S<seed>``)."""
     rng = random.Random(seed)
     emitter = Emitter(rng, ends_at=local_moment(start + timedelta(days=days), 0))
-    feed = _DailyFeed(rng, emitter, Population(rng, start), holidays, scale)
+    prefix = f"S{seed}" if child_prefix is None else child_prefix
+    workforce = WorkforceWriter(
+        emitter, seed=seed, start=start, days=days, holidays=holidays, scale=scale, prefix=prefix
+    )
+    people = Population(rng, start, id_prefix=prefix)
+    feed = _DailyFeed(rng, emitter, people, holidays, scale, workforce=workforce)
     for index in range(days):
         day = start + timedelta(days=index)
         feed.run(day)
@@ -108,14 +144,17 @@ class _DailyFeed:
         people: Population,
         holidays: Set[date],
         scale: float,
+        *,
+        workforce: WorkforceWriter,
     ) -> None:
         self._rng = rng
+        self._workforce = workforce
         self._out = emitter
         self._people = people
         self._holidays = holidays
         self._scale = scale
-        self._episodes = EpisodeWriter(rng, emitter, holidays)
-        self._ooh = OutOfHours(rng, emitter, people, holidays)
+        self._episodes = EpisodeWriter(rng, emitter, holidays, workforce)
+        self._ooh = OutOfHours(rng, emitter, people, holidays, workforce)
         self._police_seq = 0
 
     def run(self, day: date) -> None:
@@ -124,6 +163,7 @@ class _DailyFeed:
         for contact in contacts:
             self._screen(contact)
         self._ooh.run(day, self._scale)
+        self._workforce.run(day)
 
     def _moment(self, day: date, hours: tuple[int, int]) -> datetime:
         return local_moment(day, self._rng.randint(hours[0] * 60, hours[1] * 60 - 1))
@@ -136,7 +176,9 @@ class _DailyFeed:
         for _ in range(poisson(rng, mean)):
             hours = (8, 18) if rng.random() < 0.6 else (0, 24)
             contact_at = self._moment(day, hours)
-            incident_at = contact_at - timedelta(minutes=rng.randint(45, 36 * 60))
+            # most notifications are shared within hours of the incident, some the next day
+            delay = rng.randint(45, 6 * 60) if rng.random() < 0.93 else rng.randint(6 * 60, 36 * 60)
+            incident_at = contact_at - timedelta(minutes=delay)
             family = self._people.household_for_da(incident_at, DA_REPEAT_SHARE)
             previous = family.incidents_within_year(incident_at)
             family.da_incidents.append(incident_at)
@@ -156,7 +198,7 @@ class _DailyFeed:
                 _Contact(
                     contact_at, list(family.children), "police", "niche-rms", "6",
                     "domestic_abuse", {"standard": 0.1, "medium": 0.3, "high": 0.6}[level],
-                    level == "high", DA_DECISION_WEIGHTS[level], police,
+                    _is_red(police), DA_DECISION_WEIGHTS[level], police,
                 )
             )  # fmt: skip
         return contacts
@@ -222,7 +264,9 @@ class _DailyFeed:
                 family_id=child.family_id, correlation_id=correlation_id, causation_id=cause,
                 payload={"contact_id": contact_id, "decided_at": at, "decision": own,
                          "referral_id": referral_id, "reason": DECISION_REASONS[own],
-                         "team": "MASH", "worker": f"SW{rng.randint(1, 30):03d}"},
+                         "team": self._workforce.team_id("MASH"),
+                         "worker": self._workforce.member(
+                             self._workforce.team_id("MASH"), at, draw=rng.randint(1, 30))},
             )  # fmt: skip
             if referral_id is None:
                 continue
@@ -231,7 +275,8 @@ class _DailyFeed:
                 child, referral_id, contact_id, referral_at, contact.referral_source,
                 contact.concern, contact.severity, correlation_id, cause,
             )  # fmt: skip
-            closed_at = self._episodes.run(referral, rng.choice(TEAMS))
+            team = self._workforce.assessment_team(area=rng.randrange(3))
+            closed_at = self._episodes.run(referral, team)
             child.episodes.append((referral_at, closed_at))
 
     def _decision_time(self, contact: _Contact) -> datetime:
@@ -262,8 +307,75 @@ class _DailyFeed:
                 "summary": SUMMARIES[contact.concern],
             }
             event_type, ref = "contact.received", f"{contact.system.upper()}-{contact_id.hex[:10]}"
-        return self._out.emit(
+        event_id = self._out.emit(
             event_type, contact.at, agency=contact.agency, system=contact.system, ref=ref,
             child_id=child.child_id, family_id=child.family_id, payload=payload,
             correlation_id=correlation_id, version=2 if event_type == "contact.received" else 1,
         )  # fmt: skip
+        if contact.police is not None:
+            self._encompass(contact, child, contact_id, correlation_id, event_id)
+        return event_id
+
+    def _encompass(
+        self, contact: _Contact, child: Child, contact_id: UUID, correlation_id: UUID, cause: UUID
+    ) -> None:
+        """The school told of the incident, for a child of school age (Operation Encompass)."""
+        assert contact.police is not None
+        incident_at = contact.police["incident_at"]
+        assert isinstance(incident_at, datetime)
+        born = child.date_of_birth
+        if born is None or london_day(incident_at) < ENCOMPASS_FROM:
+            return
+        age = _age(born, london_day(incident_at))
+        if not ENCOMPASS_AGES[0] <= age <= ENCOMPASS_AGES[1]:
+            return
+        rng = self._rng
+        deadline = self._next_school_day(incident_at)
+        # the police desk tells the school, not the MASH: it may precede the notification, though
+        # never the day the feed is writing (events of earlier days are already released)
+        first = max(incident_at + timedelta(minutes=20), local_moment(london_day(contact.at), 0))
+        last = min(incident_at + timedelta(hours=10), deadline - timedelta(minutes=10))
+        if rng.random() < ENCOMPASS_LATE_SHARE or last <= first:
+            notified = max(first, deadline) + timedelta(minutes=rng.randint(15, 6 * 60))
+        else:
+            span = int((last - first).total_seconds() // 60)
+            notified = first + timedelta(minutes=rng.randint(0, span))
+        self._out.emit(
+            "education.encompass_notified", notified, agency="police", system="niche-rms",
+            ref=str(contact.police["police_ref"]), child_id=child.child_id,
+            family_id=child.family_id, correlation_id=correlation_id, causation_id=cause,
+            payload={"contact_id": contact_id, "notified_at": notified,
+                     "school_urn": f"{106_000 + rng.randint(0, 999):06d}",
+                     "method": rng.choices(("secure_email", "telephone", "portal"),
+                                           weights=(70, 10, 20))[0]},
+        )  # fmt: skip
+
+    def _next_school_day(self, moment: datetime) -> datetime:
+        """08:30 on the next working day after ``moment`` (today's, if before 08:30)."""
+        day = london_day(moment)
+        if not (is_working_day(day, self._holidays) and london_minutes(moment) < SCHOOL_DAY_STARTS):
+            day = working_day_on_or_after(day + timedelta(days=1), self._holidays)
+        return local_moment(day, SCHOOL_DAY_STARTS)
+
+
+RED_MARKERS = frozenset(MARKERS) - {"separation", "coercive_control", "violence"}
+TOGETHER_RED = frozenset({"separation", "coercive_control", "violence"})
+
+
+def _is_red(police: dict[str, object]) -> bool:
+    """Whether screening will triage the notification red (rules/mash-2024.toml: high risk after
+    judgement, a high-risk marker, the three markers together, a child injured), so the MASH
+    works it within hours as a red one is."""
+    markers = police["high_risk_markers"]
+    assert isinstance(markers, list)
+    return bool(
+        police["dash_risk_level"] == "high"
+        or police["officer_judgement_level"] == "high"
+        or police["child_injured"]
+        or RED_MARKERS & set(markers)
+        or set(markers) >= TOGETHER_RED
+    )
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

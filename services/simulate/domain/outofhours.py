@@ -17,6 +17,7 @@ from services.simulate.domain.calendar import is_working_day, local_moment
 from services.simulate.domain.draws import poisson
 from services.simulate.domain.emitter import Emitter
 from services.simulate.domain.people import Child, Population
+from services.simulate.domain.workforce import WorkforceWriter
 
 MISSING_PER_DAY = 1.2
 PROTECTIONS_PER_DAY = 0.2
@@ -36,9 +37,15 @@ PROTECTION_ACTION = ("police_protection", "Emergency foster placement under poli
 
 class OutOfHours:
     def __init__(
-        self, rng: random.Random, emitter: Emitter, people: Population, holidays: Set[date]
+        self,
+        rng: random.Random,
+        emitter: Emitter,
+        people: Population,
+        holidays: Set[date],
+        workforce: WorkforceWriter,
     ) -> None:
         self._rng = rng
+        self._workforce = workforce
         self._out = emitter
         self._people = people
         self._holidays = holidays
@@ -115,6 +122,7 @@ class OutOfHours:
         self, child: Child, at: datetime, action: tuple[str, str, str], cause: UUID | None = None
     ) -> None:
         kind, summary, urgency = action
+        at = max(at, self._workforce.ready_at)  # the duty worker is in the directory by then
         self._out.emit(
             "ooh.action_recorded", at, agency="ooh", system="edt-records",
             ref=f"EDT-{self._rng.randint(100_000, 999_999)}", child_id=child.child_id,
@@ -122,5 +130,6 @@ class OutOfHours:
             payload={"action_id": self._out.new_id(), "action_at": at, "kind": kind,
                      "urgency": urgency, "summary": summary,
                      "decision_reason": "Could not wait until the next working day.",
-                     "worker": f"EDT{self._rng.randint(1, 12):02d}"},
+                     "worker": self._workforce.member(self._workforce.team_id("EDT"), at,
+                                                      draw=self._rng.randint(1, 12))},
         )  # fmt: skip

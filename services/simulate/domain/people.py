@@ -10,6 +10,7 @@ codes are drawn from the seeded generator passed in.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -54,6 +55,26 @@ DISABILITY_CODES = ("AUT", "LD", "COMM", "BEH", "MOB", "HEAR", "VIS", "DDA")
 LA_NUMBER = "372"
 
 
+STREETS = (
+    "Elm Road", "Station Street", "Church Lane", "Moorgate", "Wellgate", "Park Avenue",
+    "Canklow Road", "Herringthorpe Valley Road", "Fitzwilliam Road", "Doncaster Gate",
+)  # fmt: skip
+TOWNS = (
+    ("Rotherham", "S60"), ("Rotherham", "S65"), ("Maltby", "S66"), ("Wath", "S63"),
+    ("Dinnington", "S25"), ("Rawmarsh", "S62"),
+)  # fmt: skip
+POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXY"
+
+
+def home_address(family_id: str) -> str:
+    """The family's one-line address, made from its id alone (a generator of its own, so the
+    feed's other draws are unchanged): every child of a family lives at the same address."""
+    rng = random.Random(zlib.crc32(family_id.encode()))
+    town, district = rng.choice(TOWNS)
+    unit = f"{rng.randint(1, 9)}{rng.choice(POSTCODE_LETTERS)}{rng.choice(POSTCODE_LETTERS)}"
+    return f"{rng.randint(1, 180)} {rng.choice(STREETS)}, {town} {district} {unit}"
+
+
 @dataclass
 class Child:
     child_id: str
@@ -80,6 +101,7 @@ class Child:
             "ethnicity": self.ethnicity,
             "upn": self.upn,
             "disabilities": list(self.disabilities),
+            "address": home_address(self.family_id),
         }
 
     def is_open_or_pending(self, moment: datetime) -> bool:
@@ -101,9 +123,11 @@ class Family:
 class Population:
     """Families and children created on demand from one seeded generator."""
 
-    def __init__(self, rng: random.Random, today: date) -> None:
+    def __init__(self, rng: random.Random, today: date, *, id_prefix: str = "") -> None:
         self._rng = rng
         self._today = today
+        self._prefix = id_prefix
+        """Each feed's own id space (``S<seed>``, alphanumeric as the census needs)."""
         self._families: list[Family] = []
         self._da_families: list[Family] = []
         self._next_child = 100_001
@@ -112,7 +136,7 @@ class Population:
 
     def new_family(self, *, children: int, unborn: bool = False) -> Family:
         rng = self._rng
-        family_id = f"F{self._next_family:06d}"
+        family_id = f"{self._prefix}F{self._next_family:06d}"
         self._next_family += 1
         ethnicity = pick(rng, ETHNICITY_WEIGHTS)
         family_name = rng.choice(NAMES[NAME_GROUP.get(ethnicity, "british")][2])
@@ -128,7 +152,7 @@ class Population:
         self, family_id: str, family_name: str, ethnicity: str, *, unborn: bool
     ) -> Child:
         rng = self._rng
-        child_id = f"C{self._next_child:07d}"
+        child_id = f"{self._prefix}C{self._next_child:07d}"
         self._next_child += 1
         if unborn:
             expected = self._today + timedelta(days=rng.randint(20, 150))

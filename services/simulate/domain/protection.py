@@ -4,19 +4,29 @@ child protection plan with its core groups, statutory visits, review conferences
 The ICPC is mostly within 15 working days of the strategy discussion (some late) and, like every
 review, on a working day (never a weekend or bank holiday). The plan starts on the ICPC date and
 ends at the review that decides it no longer continues.
+
+Agencies answer frontdoor's invitations, as real ones do: each conference carries the id
+frontdoor's conferences service gives it (``services/common/conference_ids.py``: the ICPC by the
+child and the strategy discussion, a review by its plan and number — one shared function, no
+copy), and every agency frontdoor invites (the shipped rules' always-invited agencies plus those
+in the strategy discussion, ``INVITED_ALWAYS``) submits a report for it after the invitation was
+issued: most by the report deadline (``REPORTS_BEFORE_WORKING_DAYS`` before the target date or
+the booked day, whichever is earlier), a few late but before the conference.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
+from services.common.conference_ids import icpc_id, review_id
 from services.simulate.domain.calendar import (
     add_months,
     add_working_days,
     is_out_of_hours,
     local_moment,
     london_day,
+    subtract_working_days,
     working_day_on_or_before,
 )
 from services.simulate.domain.casewriter import CaseWriter, Referral
@@ -28,8 +38,13 @@ CATEGORIES = {
     "sexual_abuse": (("SAB", 80), ("MUL", 20)),
 }
 DEFAULT_CATEGORIES = (("NEG", 50), ("EMO", 35), ("PHY", 7), ("SAB", 4), ("MUL", 4))
-PLAN_TEAMS = ("Safeguarding Team 1", "Safeguarding Team 2", "Locality Team East")
-CONFERENCE_AGENCIES = ("police", "health", "education", "housing", "probation")
+INVITED_ALWAYS = ("social_care", "police", "health")
+"""Who frontdoor's conference rules always invite (``[invitations] always`` in wt2010/wt2013)."""
+STRATEGY_EXTRAS = ("education", "housing", "probation")
+"""Agencies that sometimes join a strategy discussion, and so are invited to the ICPC too."""
+ICPC_WORKING_DAYS = 15
+REPORTS_BEFORE_WORKING_DAYS = 2
+LATE_REPORT_SHARE = 0.03
 
 
 class ProtectionWriter(CaseWriter):
@@ -45,6 +60,8 @@ class ProtectionWriter(CaseWriter):
             held = max(held, r.referral_at) + timedelta(hours=rng.randint(3, 9))
             out_of_hours = is_out_of_hours(held, self._holidays)
         strategy_id = self._out.new_id()
+        extras = rng.sample(STRATEGY_EXTRAS, rng.choice((0, 0, 1, 1, 2)))
+        agencies = [*INVITED_ALWAYS, *(a for a in STRATEGY_EXTRAS if a in extras)]
         outcome = rng.choices(
             ("section_47", "single_assessment", "no_further_action"), weights=(80, 15, 5)
         )[0]
@@ -58,7 +75,7 @@ class ProtectionWriter(CaseWriter):
                 "referral_id": r.referral_id,
                 "held_at": held,
                 "held_out_of_hours": out_of_hours,
-                "agencies": ["social_care", "police", "health"],
+                "agencies": agencies,
                 "outcome": outcome,
             },
         )
@@ -104,14 +121,40 @@ class ProtectionWriter(CaseWriter):
         conference_at = local_moment(icpc_day, rng.choice((10 * 60, 13 * 60 + 30)))
         if conference_at <= completed:
             conference_at = local_moment(self._wd(completed, 1), 10 * 60)
-        return True, self._icpc(r, s47_id, conference_at, cause)
+        conference_id = icpc_id(r.child.child_id, strategy_id)
+        target = add_working_days(london_day(held), ICPC_WORKING_DAYS, self._holidays)
+        self._reports(
+            r, conference_id, invited=agencies, issued=held, target=target,
+            conference_at=conference_at, cause=cause,
+        )  # fmt: skip
+        return True, self._icpc(
+            r, conference_id, s47_id=s47_id, at=conference_at, agencies=agencies, cause=cause
+        )
 
-    def _icpc(self, r: Referral, s47_id: UUID, at: datetime, cause: UUID) -> datetime | None:
+    def _reports(
+        self,
+        r: Referral,
+        conference_id: UUID,
+        *,
+        invited: list[str],
+        issued: datetime,
+        target: date,
+        conference_at: datetime,
+        cause: UUID,
+    ) -> None:
+        """Each invited agency's report for the conference its invitation names."""
         rng = self._rng
-        conference_id = self._out.new_id()
-        agencies = ["social_care", *rng.sample(CONFERENCE_AGENCIES, rng.randint(2, 4))]
-        for agency in agencies[1:]:
-            submitted = at - timedelta(hours=rng.randint(20, 90))
+        before = min(target, london_day(conference_at))
+        due_day = subtract_working_days(before, REPORTS_BEFORE_WORKING_DAYS, self._holidays)
+        due = min(local_moment(due_day, 17 * 60), conference_at - timedelta(hours=1))
+        for agency in invited:
+            if agency == "social_care":
+                continue  # social care writes the conference report itself, not as a partner
+            late = rng.random() < LATE_REPORT_SHARE
+            first, last = (due, conference_at - timedelta(minutes=30)) if late else (issued, due)
+            first = max(first, issued + timedelta(minutes=30))
+            span = max(0, int((last - first).total_seconds() // 60))
+            submitted = first + timedelta(minutes=rng.randint(0, span))
             self._out.emit(
                 "conference.report_submitted",
                 submitted,
@@ -127,9 +170,21 @@ class ProtectionWriter(CaseWriter):
                     "conference_id": conference_id,
                     "agency": agency,
                     "submitted_at": submitted,
-                    "shared_with_family": rng.random() < 0.8,
+                    "shared_with_family": rng.random() < 0.99,
                 },
             )
+
+    def _icpc(
+        self,
+        r: Referral,
+        conference_id: UUID,
+        *,
+        s47_id: UUID,
+        at: datetime,
+        agencies: list[str],
+        cause: UUID,
+    ) -> datetime | None:
+        rng = self._rng
         plan = rng.random() < 0.85
         plan_id = self._out.new_id() if plan else None
         weights = CATEGORIES.get(r.concern, DEFAULT_CATEGORIES)
@@ -153,6 +208,7 @@ class ProtectionWriter(CaseWriter):
         )
         if plan_id is None:
             return None
+        self._workforce.transfer(r.referral_id, at, "cp")
         return self._plan(r, plan_id, at, category=category, agencies=agencies, cause=cause)
 
     def _plan(
@@ -213,15 +269,25 @@ class ProtectionWriter(CaseWriter):
                         "risk": "Risk of the father returning to the home this weekend.",
                         "contingency_plan": "Police to attend; consider police protection.",
                         "expires_at": alert_at + timedelta(days=3),
-                        "team": rng.choice(PLAN_TEAMS),
+                        "team": self._workforce.alert_team(rng.randrange(3)),
                     },
                 )
         latest = category
+        previous = icpc_at
         for index, at in enumerate(reviews):
             continues = index < len(reviews) - 1
             if continues and rng.random() < 0.1:
                 latest = rng.choice(("NEG", "EMO", "MUL"))
-            conference_id = self._out.new_id()
+            conference_id = review_id(plan_id, index + 1)
+            target = working_day_on_or_before(
+                add_months(london_day(previous), 3 if index == 0 else 6), self._holidays
+            )
+            issued = previous + timedelta(seconds=1)
+            self._reports(
+                r, conference_id, invited=agencies, issued=issued, target=target,
+                conference_at=at, cause=cause,
+            )  # fmt: skip
+            previous = at
             cause = self._emit(
                 "conference.rcpc_held",
                 at,
@@ -232,12 +298,14 @@ class ProtectionWriter(CaseWriter):
                     "plan_id": plan_id,
                     "conference_at": at,
                     "invited_agencies": agencies,
-                    "attending_agencies": agencies[:2],
+                    "attending_agencies": agencies[: rng.randint(2, len(agencies))],
                     "plan_continues": continues,
                     "latest_category": latest if continues else None,
                 },
             )
         ended = reviews[-1] + timedelta(minutes=rng.randint(30, 120))
+        # stepped down to a child in need plan in a locality team (if the case stays open)
+        self._workforce.transfer(r.referral_id, ended, "cin")
         self._emit(
             "cp_plan.ended",
             ended,

@@ -24,7 +24,7 @@ from schemas.envelope import Agency, EventBase
 from schemas.events.sla import SlaBreached, SlaCancelled, SlaMet, SlaStarted, SlaWarning, TimerKind
 from schemas.topics import SLA
 from services.common.publishing import OutRecord, event_record
-from services.sla.domain.policies import Policy, PolicyError
+from services.sla.domain.policies import Policies, PolicyError
 from services.sla.domain.timers import Timer
 
 SYSTEM = "frontdoor-sla"
@@ -54,7 +54,7 @@ def announcement_id(timer_id: UUID, transition: str) -> UUID:
     return uuid5(timer_id, transition)
 
 
-def check_policy_kinds(policy: Policy) -> None:
+def check_policy_kinds(policy: Policies) -> None:
     """Refuse a policy whose clocks the ``sla.*`` contract cannot name (fail at start-up)."""
     known = {k.value for k in TimerKind}
     unknown = sorted(set(policy.kinds) - known)

@@ -24,7 +24,7 @@ from services.common.publishing import OutRecord, event_record
 from services.sla.domain import announcements
 from services.sla.domain.announcements import OutboxEntry
 from services.sla.domain.clocks import Applied, ChildClocks, EarlyEvent, TeamMark
-from services.sla.domain.policies import Policy
+from services.sla.domain.policies import Policies
 from services.sla.domain.timers import Timer
 from services.sla.domain.triggers import Verb
 
@@ -75,7 +75,7 @@ class BatchWrite:
 
 
 def clocks_of(
-    child_id: str, record: ChildRecord, policy: Policy, calendar: WorkingCalendar
+    child_id: str, record: ChildRecord, policy: Policies, calendar: WorkingCalendar
 ) -> ChildClocks:
     """A child's clocks for one batch, from what is stored about it."""
     return ChildClocks.load(

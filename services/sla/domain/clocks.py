@@ -37,7 +37,7 @@ from uuid import UUID
 from services.common.calendar import WorkingCalendar
 from services.sla.domain.announcements import Cause
 from services.sla.domain.lifecycle import TimerChange, apply_event, close_changes
-from services.sla.domain.policies import Policy
+from services.sla.domain.policies import Policies
 from services.sla.domain.timers import Timer, closed_at, reopened, timer_id_for
 from services.sla.domain.triggers import TriggerError, Verb, as_moment
 
@@ -53,7 +53,7 @@ _NO_EVENT = UUID(int=0)
 """The closing event id of a clock closed before ids were recorded: loses every tie."""
 
 
-def wanted_event_types(policy: Policy) -> frozenset[str]:
+def wanted_event_types(policy: Policies) -> frozenset[str]:
     """Every event type the SLA service reads: what the policy's clocks react to, and teams."""
     return frozenset(policy.event_types) | TEAM_EVENT_TYPES
 
@@ -144,7 +144,7 @@ class ChildClocks:
     """
 
     child_id: str
-    policy: Policy
+    policy: Policies
     calendar: WorkingCalendar
     timers: dict[UUID, Timer]
     teams: list[TeamMark] = field(default_factory=list)
@@ -161,7 +161,7 @@ class ChildClocks:
     def load(
         cls,
         child_id: str,
-        policy: Policy,
+        policy: Policies,
         calendar: WorkingCalendar,
         *,
         timers: Iterable[Timer] = (),

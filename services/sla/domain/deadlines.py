@@ -5,15 +5,17 @@ start day; negative counts back, for "2 working days before the conference"), `w
 (inside office hours), `hours` N (real elapsed time), `days` / `weeks` N (calendar days, to the end
 of that day), `calendar_months` N (same date N months on, clamped to month end, to the end of that
 day), `next_working_day_at` HH:MM (the out-of-hours handover) or `next_school_day` HH:MM (the time
-the school day starts; Operation Encompass). A `WarnBefore` says when to warn: N working days
-before the due day (at the end of that working day) or N real hours before the deadline. All the
-arithmetic is the working-day calendar's; these models only choose which sum to do.
+the school day starts; Operation Encompass) or `triage_window` red|amber|green (elapsed hours from
+the notification, read from the one home, `services.common.calendar.TRIAGE_WINDOW_HOURS`). A
+`WarnBefore` says when to warn: N working days before the due day (at the end of that working day)
+or N real hours before the deadline. All the arithmetic is the working-day calendar's; these models
+only choose which sum to do.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, model_validator
 
@@ -24,6 +26,7 @@ from services.common.calendar import (
     end_of_day,
     shift_months,
     to_london,
+    triage_due_at,
 )
 
 
@@ -47,6 +50,7 @@ class Deadline(BaseModel):
     calendar_months: PositiveInt | None = None
     next_working_day_at: time | None = None
     next_school_day: time | None = None
+    triage_window: Literal["red", "amber", "green"] | None = None
 
     @model_validator(mode="after")
     def _one_unit(self) -> Self:
@@ -72,8 +76,10 @@ class Deadline(BaseModel):
             return end_of_day(shift_months(local.date(), self.calendar_months))
         if self.next_working_day_at is not None:
             return calendar.next_working_day_at(local, self.next_working_day_at)
-        assert self.next_school_day is not None
-        return calendar.next_school_day(local, starts_at=self.next_school_day)
+        if self.next_school_day is not None:
+            return calendar.next_school_day(local, starts_at=self.next_school_day)
+        assert self.triage_window is not None
+        return triage_due_at(local, self.triage_window)
 
     def describe(self) -> str:
         """The rule in words, for CLI and dashboard tables."""
@@ -82,6 +88,8 @@ class Deadline(BaseModel):
                 label = name.replace("_", " ")
                 if isinstance(value, time):
                     return f"{label} {value:%H:%M}"
+                if isinstance(value, str):
+                    return f"{label} {value}"
                 return f"{value:g} {label}"
         raise AssertionError("unreachable: validated to hold one unit")
 

@@ -8,9 +8,13 @@ a start whose timer is already live changes nothing, an event never stops a cloc
 itself (a core group meets the previous cadence clock and opens the next), and a stop never
 touches a clock that started after the stopping moment. A start of a timer that exists but is no
 longer live is still returned; the store's insert-if-absent on the derived `timer_id` drops it.
-`close_changes` is the first half alone (no deadline is computed): what the event's stops and
-cancels do to the timers given, which is how `ChildClocks` applies a kept early event to a clock
-that starts later and tries an earlier closing on a clock already closed.
+Dated policies (DOMAIN.md §2): a start opens a clock only under the policy in force on the date of
+its moment (the starting event's own time) and only if that clock existed then; a stop or cancel
+closes only clocks started under its own policy, so a 2011 clock keeps wt2010's rules when its
+closing event arrives in 2014. `close_changes` is the first half alone (no deadline is computed):
+what the event's stops and cancels do to the timers given, which is how `ChildClocks` applies a
+kept early event to a clock that starts later and tries an earlier closing on a clock already
+closed.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from services.common.calendar import WorkingCalendar
-from services.sla.domain.policies import Policy
+from services.common.calendar import WorkingCalendar, to_london
+from services.sla.domain.policies import Policies, PolicyBook
 from services.sla.domain.timers import Timer, cancel, meet, start_timer, timer_id_for
 from services.sla.domain.triggers import TimerAction, TriggerError, Verb, field_value
 
@@ -62,10 +66,20 @@ class _Plan:
     starts: list[tuple[TimerAction, str, UUID]]
 
 
-def _plan(policy: Policy, event: object) -> _Plan:
+def book_of(policies: Policies) -> PolicyBook:
+    return policies if isinstance(policies, PolicyBook) else PolicyBook.single(policies)
+
+
+def _plan(policies: Policies, event: object) -> _Plan:
+    book = book_of(policies)
     event_type = str(field_value(event, "event_type"))
     child_id = str(field_value(event, "subject.child_id"))
-    actions = [a for a in policy.actions_for(event_type) if a.applies_to(event)]
+    actions = [
+        a
+        for a in book.actions_for(event_type)
+        if a.applies_to(event)
+        and (a.verb is not Verb.START or book.starts_under(a, to_london(a.moment(event)).date()))
+    ]
     starts = [(a, *_start_id(a, event, child_id)) for a in actions if a.verb is Verb.START]
     return _Plan(event_type, child_id, actions, starts)
 
@@ -82,6 +96,7 @@ def _closes(plan: _Plan, event: object, current: dict[UUID, Timer]) -> list[Time
         for timer_id, timer in list(current.items()):
             if (
                 timer.kind != action.kind
+                or timer.policy != action.policy
                 or not timer.live
                 or timer_id in starting
                 or (subject is not None and timer.subject_ref != subject)
@@ -101,7 +116,7 @@ def _live_of(plan: _Plan, timers: Iterable[Timer]) -> dict[UUID, Timer]:
 
 
 def close_changes(
-    policy: Policy, event: object, *, live_timers: Iterable[Timer]
+    policy: Policies, event: object, *, live_timers: Iterable[Timer]
 ) -> list[TimerChange]:
     """Only the stops and cancels `event` makes on `live_timers` (never a start)."""
     plan = _plan(policy, event)
@@ -109,7 +124,7 @@ def close_changes(
 
 
 def apply_event(
-    policy: Policy,
+    policy: Policies,
     event: object,
     *,
     live_timers: Iterable[Timer],
@@ -129,7 +144,7 @@ def apply_event(
         if timer_id in current or timer_id in started:
             continue
         timer = start_timer(
-            policy,
+            book_of(policy).policy(action.policy),
             action.kind,
             child_id=plan.child_id,
             subject_ref=subject,

@@ -10,8 +10,9 @@ handler asks `actions_for(event_type)`; everything else about a clock is in `tim
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -52,6 +53,16 @@ class TimerRule(BaseModel):
     stop: tuple[Trigger, ...] = ()
     cancel: tuple[Trigger, ...] = ()
     enabled: bool = True
+    in_force_from: date | None = Field(
+        default=None,
+        description="The first date a start may open this clock (None: whenever the policy is "
+        "in force). A start whose moment is earlier opens nothing (DOMAIN.md §2: no Operation "
+        "Encompass clock in 2011).",
+    )
+
+    def exists_on(self, day: date) -> bool:
+        """Whether this clock existed on `day` (a start on an earlier day opens nothing)."""
+        return self.in_force_from is None or day >= self.in_force_from
 
     @model_validator(mode="after")
     def _starts_name_their_subject(self) -> Self:
@@ -98,6 +109,10 @@ class Policy(BaseModel):
     office_hours: OfficeHours = DEFAULT_OFFICE_HOURS
     school_day_starts: time = SCHOOL_DAY_STARTS
     warn_before: WarnBefore | NoWarning = WarnBefore(working_days=1)
+    in_force_from: date | None = Field(
+        default=None, description="First day in force (None: an undated policy, e.g. in tests)."
+    )
+    in_force_until: date | None = Field(default=None, description="Last day in force; None: open.")
     timers: dict[TimerKindName, TimerRule]
 
     _by_event: dict[str, tuple[TimerAction, ...]] = PrivateAttr(default_factory=dict)
@@ -114,7 +129,9 @@ class Policy(BaseModel):
         for verb in _VERB_ORDER:
             for rule in self.timers.values():
                 for trigger in getattr(rule, verb.value):
-                    action = TimerAction(verb=verb, kind=rule.kind, trigger=trigger)
+                    action = TimerAction(
+                        verb=verb, kind=rule.kind, trigger=trigger, policy=self.name
+                    )
                     index.setdefault(trigger.event, []).append(action)
         self._by_event = {event: tuple(actions) for event, actions in index.items()}
 
@@ -139,6 +156,10 @@ class Policy(BaseModel):
             chosen = self.warn_before
         return None if chosen == "none" else chosen
 
+    def actions_for_all(self, verb: Verb) -> list[TimerAction]:
+        """Every action of `verb`, in rule order."""
+        return [a for actions in self._by_event.values() for a in actions if a.verb is verb]
+
     def actions_for(self, event_type: str) -> list[TimerAction]:
         """What `event_type` may do to clocks: cancels first, then stops, then starts.
 
@@ -152,6 +173,112 @@ class Policy(BaseModel):
     def event_types(self) -> frozenset[str]:
         """Every event type this policy reacts to (for subscriptions and docs)."""
         return frozenset(self._by_event)
+
+    def in_force_on(self, day: date) -> bool:
+        """Whether `day` is inside this policy's dates (an undated policy: always)."""
+        starts = self.in_force_from is None or day >= self.in_force_from
+        return starts and (self.in_force_until is None or day <= self.in_force_until)
+
+
+class PolicyBook:
+    """Every dated policy, and which one a clock takes: the one in force on its start's date.
+
+    DOMAIN.md §2: which rules apply is decided by the date of the event that starts a clock,
+    never by a setting. `in_force(day)` is that policy; `actions_for` lists every policy's
+    actions (each names its policy), and `lifecycle` keeps a start only under the policy in force
+    on the start's date (and only if its clock existed then), and a stop or cancel only for
+    clocks started under the same policy. Built by `dated(...)`, which refuses gaps and overlaps.
+    """
+
+    def __init__(self, policies: tuple[Policy, ...]) -> None:
+        if not policies:
+            raise PolicyError("no policy in the book")
+        self.policies = policies
+        self.by_name = {p.name: p for p in policies}
+        if len(self.by_name) != len(policies):
+            raise PolicyError("two policies in the book share a name")
+        index: dict[str, list[TimerAction]] = {}
+        for verb in _VERB_ORDER:
+            for policy in policies:
+                for action in policy.actions_for_all(verb):
+                    index.setdefault(action.trigger.event, []).append(action)
+        self._by_event = {event: tuple(actions) for event, actions in index.items()}
+
+    @classmethod
+    def single(cls, policy: Policy) -> PolicyBook:
+        """One policy for every date (tests, and a council that pins one)."""
+        undated = policy.model_copy(update={"in_force_from": None, "in_force_until": None})
+        return cls((undated,))
+
+    @classmethod
+    def dated(cls, policies: tuple[tuple[str, Policy], ...]) -> PolicyBook:
+        """The book of `(origin, policy)` pairs, which must tile time: sorted by start, each
+        starting the day after the previous one ends, the last open-ended. Errors name the origin
+        (the file) and the dates."""
+        for origin, policy in policies:
+            if policy.in_force_from is None:
+                raise PolicyError(f"{origin}: policy {policy.name} has no in_force.from date")
+        ordered = sorted(policies, key=lambda item: item[1].in_force_from or date.min)
+        for (origin, before), (later_origin, after) in itertools.pairwise(ordered):
+            until, start = before.in_force_until, after.in_force_from
+            assert start is not None
+            if until is None or until >= start:
+                raise PolicyError(
+                    f"{origin}: policy {before.name} (until {until or 'open'}) overlaps "
+                    f"{later_origin}: {after.name} (from {start})"
+                )
+            if until + timedelta(days=1) != start:
+                raise PolicyError(
+                    f"{origin}: policy {before.name} ends {until} but the next, {after.name} "
+                    f"({later_origin}), starts {start}: the days between have no policy"
+                )
+        last_origin, last = ordered[-1]
+        if last.in_force_until is not None:
+            raise PolicyError(
+                f"{last_origin}: the latest policy {last.name} ends {last.in_force_until}; "
+                "the latest must be open-ended (no until)"
+            )
+        return cls(tuple(p for _, p in ordered))
+
+    def in_force(self, day: date) -> Policy | None:
+        """The policy in force on `day` (None before the first one)."""
+        for policy in self.policies:
+            if policy.in_force_on(day):
+                return policy
+        return None
+
+    def starts_under(self, action: TimerAction, day: date) -> bool:
+        """Whether the start `action` opens a clock on `day`: its policy is the one in force then
+        and its clock existed then."""
+        policy = self.in_force(day)
+        return (
+            policy is not None
+            and policy.name == action.policy
+            and policy.rule(action.kind).exists_on(day)
+        )
+
+    def policy(self, name: str) -> Policy:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise PolicyError(f"no policy {name!r} in the book") from None
+
+    def actions_for(self, event_type: str) -> list[TimerAction]:
+        """Every policy's actions on `event_type`: cancels, then stops, then starts."""
+        return list(self._by_event.get(event_type, ()))
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self._by_event)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k for p in self.policies for k in p.kinds))
+
+    @property
+    def name(self) -> str:
+        """The names of the book's policies, for logs."""
+        return ",".join(p.name for p in self.policies)
 
 
 _REPLACED_WHOLE = frozenset({"deadline", "warn_before"})
@@ -180,7 +307,13 @@ def parse_policy(document: Mapping[str, Any], *, extends: tuple[str, ...] = ()) 
     `extends` records the lineage the loader resolved. Rules with `enabled = false` are dropped.
     Raises `PolicyError` with pydantic's field-by-field explanation when the document is invalid.
     """
-    data = {k: v for k, v in document.items() if k != "extends"}
+    data = {k: v for k, v in document.items() if k not in ("extends", "in_force")}
+    in_force = document.get("in_force")
+    if in_force is not None:
+        if not isinstance(in_force, Mapping) or set(in_force) - {"from", "until"}:
+            raise PolicyError("'in_force' must be a table { from = DATE, until = DATE }")
+        data["in_force_from"] = in_force.get("from")
+        data["in_force_until"] = in_force.get("until")
     timers = data.get("timers", {})
     if not isinstance(timers, Mapping):
         raise PolicyError("'timers' must be a table of timer rules")
@@ -197,3 +330,7 @@ def parse_policy(document: Mapping[str, Any], *, extends: tuple[str, ...] = ()) 
     except ValueError as exc:
         name = document.get("name", "<unnamed>")
         raise PolicyError(f"policy {name} is invalid: {exc}") from exc
+
+
+Policies = Policy | PolicyBook
+"""One policy for every date, or the dated book (a start takes the policy of its date)."""

@@ -1,13 +1,14 @@
 """How a policy reads an event: which events start, stop or cancel a clock, and on what record.
 
-A `Trigger` is one line of policy data: an event type, optional conditions on its fields
-(`equals`, `in`, `present`, `age_between`), the dotted field path(s) naming the record the clock
-belongs to (the subject, e.g. `payload.referral_id`), the field holding the moment it happened
-(e.g. `payload.referral_at`, default the envelope's `occurred_at`) and, for a start, the field a
-deadline is counted from when that is not the same moment (reports due 2 working days before
-`payload.conference_at`). A `TimerAction` is a trigger bound to its timer kind and verb, which is
-what `Policy.actions_for(event_type)` hands the SLA handler. Fields are read from a mapping (a
-`model_dump()` of the envelope) or from the pydantic event itself; nothing here does I/O.
+A `Trigger` is one line of policy data: an event type, optional conditions on its fields (`equals`,
+`in`, `present`, `age_between`, `encompass_age`), the dotted field path(s) naming the record the
+clock belongs to (the subject, e.g. `payload.referral_id`), the field holding the moment it
+happened (e.g. `payload.referral_at`, default the envelope's `occurred_at`) and, for a start, the
+field a deadline is counted from when that is not the same moment (reports due 2 working days
+before `payload.conference_at`). A `TimerAction` is a trigger bound to its timer kind, verb and
+policy, which is what `Policy.actions_for(event_type)` hands the SLA handler. Fields are read
+from a mapping (a `model_dump()` of the envelope) or from the pydantic event itself; nothing here
+does I/O.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.common.calendar import london_wall_time, to_london
+from services.common.calendar import ENCOMPASS_AGE_RANGE, london_wall_time, to_london
 from services.sla.domain.deadlines import Deadline, WarnBefore
 
 FieldPath = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")]
@@ -102,13 +103,19 @@ class Condition(BaseModel):
     age_between: tuple[int, int] | None = Field(
         default=None, description="Whole years at the trigger's moment, both ends included."
     )
+    encompass_age: bool | None = Field(
+        default=None,
+        description="Of Operation Encompass age at the trigger's moment (the one home: "
+        "services.common.calendar.ENCOMPASS_AGE_RANGE, reception to 17).",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_test(self) -> Self:
-        tests = [self.equals, self.one_of, self.present, self.age_between]
+        tests = [self.equals, self.one_of, self.present, self.age_between, self.encompass_age]
         if sum(t is not None for t in tests) != 1:
             raise ValueError(
-                f"condition on {self.field!r} needs exactly one of equals, in, present, age_between"
+                f"condition on {self.field!r} needs exactly one of equals, in, present, "
+                "age_between, encompass_age"
             )
         return self
 
@@ -123,8 +130,12 @@ class Condition(BaseModel):
             return bool(value == self.equals)
         if self.one_of is not None:
             return value in self.one_of
-        assert self.age_between is not None
         born = as_moment(value, self.field).date()
+        if self.encompass_age is not None:
+            low, high = ENCOMPASS_AGE_RANGE
+            inside = low <= _age_in_years(born, to_london(at).date()) <= high
+            return inside is self.encompass_age
+        assert self.age_between is not None
         low, high = self.age_between
         return low <= _age_in_years(born, to_london(at).date()) <= high
 
@@ -168,6 +179,8 @@ class TimerAction(BaseModel):
     verb: Verb
     kind: str
     trigger: Trigger
+    policy: str = ""
+    """The policy this action belongs to (a clock is closed only by its own policy's actions)."""
 
     def moment(self, event: object) -> datetime:
         """When the triggering thing happened (the timer's started_at, met_at or cancelled_at)."""

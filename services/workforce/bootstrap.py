@@ -1,0 +1,115 @@
+"""Composition root of the workforce service: its two subscriptions, declared once.
+
+``frontdoor.workforce`` (teams, workers, allocations, supervision, ASYE, audits; not its own
+alerts) and, from ``frontdoor.casework``, the events that name a team or worker (resolved against
+the directory; a referral also starts the referral → allocation clock) → the workforce handler,
+on the shared pipeline and the default runtime. The profiles (dated rules) and the working-day
+calendar are loaded once, refusing to start on a bad profiles file. One task per subscription
+feeds its parked events (named an id before the directory caught up) through the pipeline again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from schemas.topics import CASEWORK, WORKFORCE
+from services.common import runtime
+from services.common.calendar import WorkingCalendar
+from services.common.periodic import every
+from services.common.pipeline import Handler, HandlerFactory, Pipeline, Subscription
+from services.common.runtime import Resources, Service
+from services.common.settings import Endpoints
+from services.workforce.adapters.postgres import PostgresWorkforceStore
+from services.workforce.config import WorkforceSettings
+from services.workforce.domain.profiles import ProfileBook
+from services.workforce.handlers import WorkforceHandler
+from services.workforce.policies import load_profiles
+
+CONSUMER = "workforce"
+CASEWORK_CONSUMER = "workforce.casework"
+DIRECTORY_TYPES = frozenset(t for t in WORKFORCE.event_types if t != "workforce.alert_raised")
+CASEWORK_TYPES = frozenset(
+    {"referral.accepted", "screening.decision_recorded", "assessment.started", "ooh.alert_raised"}
+)
+"""Casework events that name a team (and maybe a worker) the directory must know. Not
+``ooh.action_recorded``: its ``worker`` is the night worker signed in to the out-of-hours watch
+(an account name), not yet a directory id."""
+
+
+def handler_factory(
+    book: ProfileBook, calendar: WorkingCalendar, *, park_seconds: float
+) -> HandlerFactory:
+    def opened(_resources: Resources) -> AbstractAsyncContextManager[Handler]:
+        @asynccontextmanager
+        async def handler() -> AsyncIterator[Handler]:
+            yield WorkforceHandler(
+                PostgresWorkforceStore, book, calendar, park_seconds=park_seconds
+            )
+
+        return handler()
+
+    return opened
+
+
+async def refeed(
+    sub: Subscription, resources: Resources, stop: asyncio.Event, settings: WorkforceSettings
+) -> None:
+    """Feed ``sub``'s parked events that are worth another look through the pipeline again."""
+    async with sub.handler(resources) as handler:
+        pipeline = Pipeline(sub, handler, resources.ledger, resources.relay)
+
+        async def once() -> None:
+            expired = datetime.now(UTC) - timedelta(seconds=settings.park_seconds)
+            async with resources.pool.acquire() as conn:
+                origins = await PostgresWorkforceStore(conn).ready(
+                    sub.consumer, expired_before=expired, limit=sub.max_batch
+                )
+            if origins:
+                await pipeline.process(origins)
+
+        await every(settings.refeed_interval_seconds, stop, once, name=f"refeed-{sub.consumer}")
+
+
+def service(settings: WorkforceSettings | None = None) -> Service:
+    settings = settings or WorkforceSettings()
+    factory = handler_factory(
+        load_profiles(settings.profiles_file),
+        WorkingCalendar.england_and_wales(),
+        park_seconds=settings.park_seconds,
+    )
+    chosen = settings
+
+    def tasks(resources: Resources, stop: asyncio.Event) -> Sequence[Awaitable[None]]:
+        return [refeed(sub, resources, stop, chosen) for sub in subscriptions]
+
+    subscriptions = (
+        Subscription(
+            consumer=CONSUMER,
+            topic=WORKFORCE.name,
+            group=settings.consumer_group,
+            handler=factory,
+            event_types=DIRECTORY_TYPES,
+            max_batch=settings.max_batch,
+            within=settings.batch_within_seconds,
+        ),
+        Subscription(
+            consumer=CASEWORK_CONSUMER,
+            topic=CASEWORK.name,
+            group=settings.casework_group,
+            handler=factory,
+            event_types=CASEWORK_TYPES,
+            max_batch=settings.max_batch,
+            within=settings.batch_within_seconds,
+        ),
+    )
+    return Service(
+        name="workforce", subscriptions=subscriptions, tasks=tasks, pool_size=settings.pool_size
+    )
+
+
+def run(endpoints: Endpoints, settings: WorkforceSettings | None = None) -> None:
+    settings = settings or WorkforceSettings()
+    runtime.run(service(settings), endpoints, settings.runtime)

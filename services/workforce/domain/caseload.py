@@ -1,0 +1,97 @@
+"""Caseloads two ways, and the alerts an allocation raises — pure, from the allocations given.
+
+The DfE way (CSWW): children allocated to case-holding social workers ÷ those workers' FTE, on a
+snapshot date (30 September); above ``dfe_implausible_per_fte`` the figure is flagged as the DfE
+flags it. The council's way: each child weighs ``points[case_type]``; a worker's cap is
+``cap_points × FTE``, and an NQSW's ``× nqsw_factor``. Alerts (for the team manager): an
+allocation that takes a worker's load over their cap (raised when the load *crosses* the cap, so
+one breach is one alert, however many redeliveries or later allocations follow while over), and
+child protection work given to an NQSW without a co-worker. Invariant: a figure depends only on
+the allocations open at the moment asked about and the profile in force then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from schemas.events.workforce import AlertRule, CaseType
+from services.workforce.domain.profiles import Profile
+
+
+@dataclass(frozen=True)
+class Holder:
+    worker_id: str
+    fte: Decimal
+    case_holder: bool
+    nqsw: bool
+
+
+@dataclass(frozen=True)
+class Allocation:
+    child_id: str
+    worker_id: str
+    case_type: CaseType
+    co_worked: bool = False
+
+
+@dataclass(frozen=True)
+class DfeCaseload:
+    children: int
+    fte: Decimal
+    per_fte: Decimal | None
+    implausible: bool
+
+
+def dfe_caseload(
+    profile: Profile, holders: Iterable[Holder], allocations: Iterable[Allocation]
+) -> DfeCaseload:
+    """Distinct children held by case-holding workers ÷ their total FTE (2 decimal places)."""
+    holding = {h.worker_id: h for h in holders if h.case_holder and h.fte > 0}
+    children = {a.child_id for a in allocations if a.worker_id in holding}
+    fte = sum((h.fte for h in holding.values()), Decimal(0))
+    if fte == 0:
+        return DfeCaseload(len(children), fte, None, False)
+    per = (Decimal(len(children)) / fte).quantize(Decimal("0.01"))
+    return DfeCaseload(len(children), fte, per, per > profile.dfe_implausible_per_fte)
+
+
+def weighted_load(profile: Profile, allocations: Iterable[Allocation]) -> Decimal:
+    return sum((profile.points[a.case_type] for a in allocations), Decimal(0))
+
+
+def cap(profile: Profile, holder: Holder) -> Decimal:
+    factor = profile.nqsw_factor if holder.nqsw else Decimal(1)
+    return (profile.cap_points * holder.fte * factor).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class AllocationCheck:
+    points_before: Decimal
+    points_after: Decimal
+    cap: Decimal
+    rules: tuple[AlertRule, ...]
+
+
+def check_allocation(
+    profile: Profile,
+    holder: Holder,
+    held_before: Sequence[Allocation],
+    new: Allocation,
+) -> AllocationCheck:
+    """The alerts ``new`` raises against the worker's allocations just before it."""
+    before = weighted_load(profile, held_before)
+    after = before + profile.points[new.case_type]
+    limit = cap(profile, holder)
+    rules: list[AlertRule] = []
+    if after > limit >= before:
+        rules.append(AlertRule.CASELOAD_CAP)
+    if (
+        profile.nqsw_cp_co_worked
+        and holder.nqsw
+        and new.case_type is CaseType.CP
+        and not new.co_worked
+    ):
+        rules.append(AlertRule.NQSW_CP_NOT_CO_WORKED)
+    return AllocationCheck(before, after, limit, tuple(rules))

@@ -1,0 +1,135 @@
+"""What the workforce use case needs: the directory and its facts, inside the batch's transaction.
+
+A ``WorkforceStore`` is bound to the pipeline unit's connection (``StoreFor``), so every fact it
+records, every clock it sets and the batch's ``processed_events`` claims and emitted alerts
+commit together or not at all. The store records facts and answers questions about them; the
+rules that turn facts into due dates and alerts are the domain's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+from uuid import UUID
+
+from schemas.envelope import EventBase
+from services.common.deadletter import Origin
+from services.workforce.domain.caseload import Allocation
+from services.workforce.domain.supervision import Leave
+
+
+@dataclass(frozen=True)
+class Worker:
+    worker_id: str
+    team_id: str
+    fte: Decimal
+    case_holder: bool
+    newly_qualified: bool
+    employed_from: date
+    left_on: date | None
+    asye_starts_on: date | None
+    asye_completed_on: date | None
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: str
+    manager_id: str | None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A workforce clock in the SLA timer shape (``kind`` / ``subject_ref`` identify it)."""
+
+    kind: str
+    subject_ref: str
+    child_id: str
+    policy: str
+    started_at: datetime
+    due_at: datetime
+    team: str | None
+
+
+@dataclass(frozen=True)
+class SupervisionFacts:
+    worker: Worker
+    leaves: tuple[Leave, ...]
+    counted: tuple[date, ...]
+    asye_pauses: tuple[Leave, ...]
+    asye_reviews: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    child_id: str
+    worker_id: str
+    team_id: str
+    case_type: str
+    allocated_at: datetime
+    last_entry: datetime | None
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An event set aside until the directory catches up: the id it names and its record."""
+
+    event_id: UUID
+    occurred_at: datetime
+    field: str
+    kind: str
+    ref: str
+    origin: Origin
+
+
+class WorkforceStore(Protocol):
+    async def directory_through(self) -> datetime | None: ...
+
+    async def advance_directory(self, at: datetime) -> None: ...
+
+    async def parked_since(self, consumer: str, event_id: UUID) -> datetime | None: ...
+
+    async def park(self, consumer: str, parked: Parked, at: datetime) -> None: ...
+
+    async def unpark(self, consumer: str, event_ids: Sequence[UUID]) -> None: ...
+
+    async def lock_children(self, child_ids: Sequence[str]) -> None: ...
+
+    async def team(self, team_id: str) -> Team | None: ...
+
+    async def worker(self, worker_id: str) -> Worker | None: ...
+
+    async def record(self, event: EventBase, *, flag: str | None = None) -> None:
+        """Record the fact one workforce event states (``flag``: a session's, if not counted)."""
+
+    async def open_allocations(self, worker_id: str) -> Sequence[Allocation]: ...
+
+    async def claim_alert(
+        self,
+        alert_id: UUID,
+        *,
+        rule: str,
+        worker_id: str,
+        child_id: str,
+        team_id: str,
+        raised_at: datetime,
+    ) -> bool:
+        """True the first time this alert is claimed (a repeat raises nothing)."""
+
+    async def referral(self, child_id: str, referral_at: datetime, team: str) -> None: ...
+
+    async def supervision_facts(self, worker_id: str) -> SupervisionFacts | None: ...
+
+    async def open_case(self, child_id: str) -> OpenCase | None: ...
+
+    async def waiting_referral(self, child_id: str) -> tuple[datetime, str] | None:
+        """The referral of a child not yet allocated: (referral time, team)."""
+
+    async def set_clock(self, clock: Clock) -> None: ...
+
+    async def drop_clock(self, kind: str, subject_ref: str) -> None: ...
+
+
+StoreFor = Callable[[Any], WorkforceStore]
