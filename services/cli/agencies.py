@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.envelope import Agency
+from services.cli.options import Database, JsonOut, database_url
 from services.common.credentials import (
     CredentialAdmin,
     CredentialRevokedError,
@@ -71,14 +71,6 @@ def _agency_store(pool: asyncpg.Pool) -> CredentialStore[Agency]:
 
 AGENCIES: Audience[Agency] = Audience("agency", _agency_migrations, _agency_store)
 
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
-    ),
-]
-JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON instead of text.")]
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -91,26 +83,6 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
-def _database_url(database: str | None) -> str:
-    if database or os.environ.get("DATABASE_URL"):
-        return database or os.environ["DATABASE_URL"]
-    from services.common.settings import StackNotFoundError, read_state, state_path
-
-    state = read_state()
-    if state is None:
-        typer.secho(
-            str(
-                StackNotFoundError(
-                    f"no --database, no DATABASE_URL and no running stack in {state_path()}"
-                )
-            ),
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(2)
-    return str(state["database_url"])
-
-
 def with_admin(
     audience: Audience[P],
     database: str | None,
@@ -118,7 +90,7 @@ def with_admin(
 ) -> T:
     from services.common.db import create_pool, migrate
 
-    dsn = _database_url(database)
+    dsn = database_url(database)
 
     async def go() -> T:
         await migrate(dsn, audience.migrations())

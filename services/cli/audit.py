@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.envelope import EventBase
+from services.cli.errors import parse_day
+from services.cli.options import Database, database_url
 from services.common.calendar import LONDON
 from services.returns.domain.audit_sample import (
     Mode,
@@ -52,11 +54,6 @@ async def _history(database_url: str, before: datetime) -> list[EventBase]:
     finally:
         await conn.close()
     return [parse_event(orjson.loads(r["body"])) for r in rows]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(2)
 
 
 def sample_json(pool: Pool, picks: tuple[Pick, ...], *, mode: Mode, seed: int) -> dict[str, object]:
@@ -100,43 +97,17 @@ def sample_command(
         str | None, typer.Option("--as-of", help="Sample as of YYYY-MM-DD (default: today).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
-    database: Annotated[
-        str | None,
-        typer.Option(
-            "--database",
-            help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
-        ),
-    ] = None,
+    database: Database = None,
 ) -> None:
     """A reproducible sample of case files to audit, never one audited in the last 12 months."""
-    from services.common.settings import StackNotFoundError, resolve_endpoints
-
-    try:
-        day = date.fromisoformat(as_of) if as_of else datetime.now(LONDON).date()
-    except ValueError:
-        raise _fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
-    try:
-        url = resolve_endpoints(
-            bootstrap_servers="(an audit sample needs no broker)", database_url=database
-        ).database_url
-    except StackNotFoundError as exc:
-        raise _fail(str(exc)) from None
+    day = parse_day(as_of, "--as-of") or datetime.now(LONDON).date()
     start = as_of_start(day)
-    try:
-        events = asyncio.run(_history(url, start))
-    except (OSError, ConnectionError) as exc:
-        typer.secho(
-            f"frontdoor audit sample: cannot reach the database ({type(exc).__name__}); "
-            "check --database",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+    events = asyncio.run(_history(database_url(database), start))  # unreachable: errors.run
     pool = audit_pool(events, as_of=start)
     try:
         picks = draw(pool, mode=mode, seed=seed, size=size, theme=theme, per_manager=per_manager)
     except SampleError as exc:
-        raise _fail(str(exc)) from None
+        raise typer.BadParameter(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(sample_json(pool, picks, mode=mode, seed=seed), indent=2))
         return

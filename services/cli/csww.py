@@ -17,6 +17,7 @@ import typer
 from lxml import etree
 
 from schemas.topics import WORKFORCE
+from services.cli.options import Database, database_url
 from services.returns.csww_xml import csww_document, schema
 from services.returns.domain.csww import worker_records
 
@@ -44,16 +45,13 @@ def csww_command(
     out: Annotated[Path, typer.Option(help="Where to write the XML.")] = Path("csww.xml"),
     lea: Annotated[str, typer.Option(help="The LA's three-digit DfE code.")] = "999",
     vacancies: Annotated[str, typer.Option(help="NumberOfVacancies (FTE), not in history.")] = "0",
-    database: Annotated[str | None, typer.Option(help="PostgreSQL URL.")] = None,
+    database: Database = None,
 ) -> None:
     """The children's social work workforce census XML (DfE 2022 specification)."""
-    from services.cli.main import _endpoints
-
     if not 2017 <= year <= 2100 or not (lea.isdigit() and len(lea) == 3):
         typer.secho("--year must be 2017 or later and --lea three digits", fg="red", err=True)
         raise typer.Exit(2)
-    endpoints = _endpoints(None, database)
-    records, issues = worker_records(asyncio.run(_read(endpoints.database_url)), year)  # type: ignore[arg-type]
+    records, issues = worker_records(asyncio.run(_read(database_url(database))), year)  # type: ignore[arg-type]
     doc = csww_document(records, year=year, lea=lea, vacancies=Decimal(vacancies))
     xsd = schema()
     if not xsd.validate(doc):

@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.envelope import EventBase
+from services.cli.errors import output_file, parse_day
+from services.cli.options import Database, database_url
 from services.common.calendar import LONDON
 from services.workforce.domain.inspection import ChildBundle
 
@@ -67,11 +69,6 @@ async def _read(
     return by_child, [parse_event(orjson.loads(r["body"])) for r in directory]
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(2)
-
-
 def _summary(bundles: list[ChildBundle], missing: list[str]) -> Table:
     table = Table(title="Inspection bundle")
     for column in (
@@ -105,51 +102,26 @@ def inspection_bundle_command(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="The JSON file to write.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The JSON on standard output.")] = False,
-    database: Annotated[
-        str | None,
-        typer.Option(
-            "--database",
-            help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
-        ),
-    ] = None,
+    database: Database = None,
 ) -> None:
     """Per child: timeline, allocations, case supervision, audits, the worker's supervision."""
-    from datetime import date
 
     from services.common.calendar import WorkingCalendar
-    from services.common.settings import StackNotFoundError, resolve_endpoints
     from services.workforce.domain.inspection import bundle_for
     from services.workforce.domain.profiles import ProfileError
     from services.workforce.policies import load_profiles
 
-    try:
-        moment = (
-            datetime.combine(date.fromisoformat(as_of), datetime.min.time(), LONDON)
-            if as_of
-            else datetime.now(LONDON)
-        )
-    except ValueError:
-        raise _fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    day = parse_day(as_of, "--as-of")
+    moment = datetime.combine(day, datetime.min.time(), LONDON) if day else datetime.now(LONDON)
     target = out or Path(f"inspection-bundle-{moment:%Y-%m-%d}.json")
-    if not as_json and target.exists():
-        raise _fail(f"{target} exists; give another --out or move it away")
-    if not as_json and not target.parent.is_dir():
-        raise _fail(f"the folder {target.parent} does not exist")
+    if not as_json:
+        output_file(target)
+    url = database_url(database)
     try:
-        url = resolve_endpoints(bootstrap_servers="(no broker)", database_url=database).database_url
         book = load_profiles()
-    except (StackNotFoundError, ProfileError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        by_child, directory = asyncio.run(_read(url, sorted(set(children)), moment))
-    except (OSError, ConnectionError) as exc:
-        typer.secho(
-            f"frontdoor returns inspection-bundle: cannot reach the database "
-            f"({type(exc).__name__}); check --database",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="FRONTDOOR_WORKFORCE_PROFILES_FILE") from None
+    by_child, directory = asyncio.run(_read(url, sorted(set(children)), moment))
     calendar = WorkingCalendar.england_and_wales()
     wanted = list(dict.fromkeys(children))
     bundles = [

@@ -23,6 +23,9 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+from services.cli.options import Bootstrap, Database, JsonOut
+from services.cli.options import endpoints as stack_endpoints
+
 LAZY_GROUPS = {
     "agencies": ("services.cli.agencies", "agencies_app"),
     "ops-keys": ("services.cli.opskeys", "ops_keys_app"),
@@ -86,33 +89,6 @@ app = typer.Typer(
 )
 dlq_app = typer.Typer(help="Dead letters: list them with their reasons, replay them after a fix.")
 app.add_typer(dlq_app, name="dlq")
-
-Bootstrap = Annotated[
-    str | None,
-    typer.Option(
-        "--bootstrap",
-        help="Kafka bootstrap servers [env KAFKA_BOOTSTRAP_SERVERS; "
-        "else the running `frontdoor dev` stack]",
-    ),
-]
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
-    ),
-]
-JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON instead of a table.")]
-
-
-def _endpoints(bootstrap: str | None, database: str | None) -> Any:
-    from services.common.settings import StackNotFoundError, resolve_endpoints
-
-    try:
-        return resolve_endpoints(bootstrap, database)
-    except StackNotFoundError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -178,7 +154,7 @@ def init(bootstrap: Bootstrap = None, database: Database = None) -> None:
     configure_logging()
     # a broker that cannot be reached is said once, by frontdoor's own line (services/cli/errors.py)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    asyncio.run(initialise(_endpoints(bootstrap, database)))
+    asyncio.run(initialise(stack_endpoints(bootstrap, database)))
     typer.echo("topics and migrations are in place")
 
 
@@ -199,7 +175,7 @@ def worker(
         typer.secho(str(exc.args[0]), fg="red", err=True)
         raise typer.Exit(2) from exc
     module = importlib.import_module(spec.bootstrap_module)
-    endpoints = _endpoints(bootstrap, database)
+    endpoints = stack_endpoints(bootstrap, database)
     if name not in ("ops", "ingress"):  # the web services answer /healthz themselves
         serve_health_from_env()
     module.run(endpoints)  # every bootstrap: its declaration on the configured runtime
@@ -269,7 +245,7 @@ def replay(
             err=True,
         )
         raise typer.Exit(2)
-    endpoints = _endpoints(bootstrap, database or "(a replay needs no database)")
+    endpoints = stack_endpoints(bootstrap, database or "(a replay needs no database)")
     # a broker that cannot be reached is said once, by frontdoor's own line (services/cli/errors.py)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     with Progress(disable=not sys.stderr.isatty()) as progress:
@@ -303,7 +279,7 @@ def rebuild(
         raise typer.Exit(2) from exc
     # a line per record and subscription would drown the progress bar: warnings and errors only
     configure_logging(level=os.environ.get("FRONTDOOR_REBUILD_LOG_LEVEL", "WARNING"))
-    endpoints = _endpoints(bootstrap, database)
+    endpoints = stack_endpoints(bootstrap, database)
     with Progress(disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task(f"rebuilding {', '.join(names)}", total=None)
         report = asyncio.run(
@@ -328,7 +304,7 @@ def demo_feed(bootstrap: Bootstrap = None, database: Database = None) -> None:
     from services.cli.demo import run_demo_feed
 
     configure_logging()
-    endpoints = _endpoints(bootstrap, database)
+    endpoints = stack_endpoints(bootstrap, database)
     asyncio.run(run_demo_feed(endpoints))
 
 
@@ -345,7 +321,7 @@ def dlq_list(
     """Dead letters, newest first, with their reasons."""
     from services.cli.dlq import count_deadletters, fetch_deadletters, print_deadletters
 
-    endpoints = _endpoints(bootstrap, database)
+    endpoints = stack_endpoints(bootstrap, database)
     rows = asyncio.run(fetch_deadletters(endpoints, all_, limit))
     total = asyncio.run(count_deadletters(endpoints, all_))
     if as_json:
@@ -374,7 +350,9 @@ def dlq_replay(
     """Re-submit dead letters to their original topic (after the fix) and mark them replayed."""
     from services.cli.dlq import replay_deadletters
 
-    count = asyncio.run(replay_deadletters(_endpoints(bootstrap, database), ids, reason, raw=raw))
+    count = asyncio.run(
+        replay_deadletters(stack_endpoints(bootstrap, database), ids, reason, raw=raw)
+    )
     if count == 0:
         which = f" with reason {reason}" if reason else ""
         typer.echo(f"no dead letters waiting{which}; nothing re-sent", err=True)
@@ -417,7 +395,7 @@ def sla(
     from services.cli.sla import sla_command
 
     sla_command(
-        _endpoints("(the SLA board needs no broker)", database),
+        stack_endpoints("(the SLA board needs no broker)", database),
         as_json=as_json,
         kind=kind,
         breaching=breaching,
@@ -436,7 +414,7 @@ def conferences(
     """Upcoming child protection conferences: target date, invited agencies, reports, quorum."""
     from services.cli.conferences import conferences_command
 
-    conferences_command(_endpoints(bootstrap, database), as_json=as_json)
+    conferences_command(stack_endpoints(bootstrap, database), as_json=as_json)
 
 
 @app.command()
@@ -449,7 +427,7 @@ def workforce(
     """Teams, workers, caseloads (DfE, weighted), supervision, NQSW protections, overdue items."""
     from services.cli.workforce import workforce_command
 
-    workforce_command(_endpoints(bootstrap, database), as_json=as_json, team=team)
+    workforce_command(stack_endpoints(bootstrap, database), as_json=as_json, team=team)
 
 
 @app.command()
@@ -457,7 +435,7 @@ def lag(bootstrap: Bootstrap = None, database: Database = None, as_json: JsonOut
     """Consumer lag per group and partition, in offsets and seconds, with Burrow-style status."""
     from services.cli.lag import lag_command
 
-    lag_command(_endpoints(bootstrap, database), as_json=as_json)
+    lag_command(stack_endpoints(bootstrap, database), as_json=as_json)
 
 
 def main() -> None:

@@ -25,9 +25,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli.options import Bootstrap, Database, JsonOut
+from services.cli.options import endpoints as stack_endpoints
 from services.common.calendar import WorkingCalendar, to_london
 from services.common.logging import configure_logging
-from services.common.settings import Endpoints, StackNotFoundError, resolve_endpoints
 from services.outofhours.config import OohSettings
 from services.outofhours.domain.handover import night_to_hand_over
 from services.outofhours.domain.shifts import Shift, shift_for, shift_of_night, shift_to_hand_over
@@ -36,34 +37,10 @@ ooh_app = typer.Typer(
     help="Out of hours: the live crisis watch, the handover to the day team, its acknowledgement."
 )
 
-Bootstrap = Annotated[
-    str | None,
-    typer.Option(
-        "--bootstrap",
-        help="Kafka bootstrap servers [env KAFKA_BOOTSTRAP_SERVERS; "
-        "else the running `frontdoor dev` stack]",
-    ),
-]
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
-    ),
-]
 Night = Annotated[
     str | None,
     typer.Option("--night", help="The night, by the date its shift starts (YYYY-MM-DD)."),
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON instead of a table.")]
-
-
-def _endpoints(bootstrap: str | None, database: str | None) -> Endpoints:
-    try:
-        return resolve_endpoints(bootstrap, database)
-    except StackNotFoundError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from exc
 
 
 def _quiet_logs() -> None:
@@ -127,7 +104,7 @@ def watch(
     calendar = WorkingCalendar.england_and_wales()
     office = settings.office_hours()
     fixed = _night(night, calendar, settings)
-    endpoints = _endpoints(bootstrap, database)
+    endpoints = stack_endpoints(bootstrap, database)
     app = WatchApp(
         PostgresWatchFeed(endpoints, clock=_now),
         shift_of=lambda moment: shift_for(moment, calendar, office),
@@ -282,7 +259,7 @@ def handover(
     now = _now()
     office = settings.office_hours()
     named = _night(night, calendar, settings)
-    endpoints = _endpoints(bootstrap, database)
+    endpoints = stack_endpoints(bootstrap, database)
     receiving = team or settings.day_team
 
     async def run() -> Any:
@@ -336,7 +313,7 @@ def ack(
     shift = _night(night, calendar, settings) or shift_to_hand_over(
         now, calendar, settings.office_hours()
     )
-    endpoints = _endpoints(bootstrap, database)
+    endpoints = stack_endpoints(bootstrap, database)
     known = asyncio.run(known_teams(endpoints.database_url, (settings.day_team, "MASH")))
     if team not in known:
         shown = ", ".join(known[:20]) + (f" … ({len(known)} in all)" if len(known) > 20 else "")

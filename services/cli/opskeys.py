@@ -18,14 +18,13 @@ import typer
 
 from services.cli.agencies import (
     Audience,
-    Database,
-    JsonOut,
     list_keys,
     print_new_key,
     revoke_key,
     rotate_key,
     with_admin,
 )
+from services.cli.options import Database, JsonOut
 from services.ops.domain.access import OpsRole
 
 if TYPE_CHECKING:

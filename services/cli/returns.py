@@ -32,6 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from services.cli.options import Database, database_url
 from services.common.calendar import LONDON
 from services.returns.domain.issues import Issue
 
@@ -39,25 +40,6 @@ returns_app = typer.Typer(
     help="Statutory returns from the event history: Ofsted Annex A and the DfE CIN census.",
     no_args_is_help=True,
 )
-
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
-    ),
-]
-NO_BROKER = "(returns need no broker)"
-
-
-def _database_url(flag: str | None) -> str:
-    from services.common.settings import StackNotFoundError, resolve_endpoints
-
-    try:
-        return resolve_endpoints(bootstrap_servers=NO_BROKER, database_url=flag).database_url
-    except StackNotFoundError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from exc
 
 
 class RichProgress:
@@ -123,7 +105,7 @@ def annex_a_command(
 
     day = parse_day(as_of, "--as-of") or _today()
     output_folder(out)
-    source = PostgresEventSource(_database_url(database))
+    source = PostgresEventSource(database_url(database))
     console = Console(stderr=True)
     started = time.perf_counter()
     with _bars(console) as bars:
@@ -165,7 +147,7 @@ def cin_census_command(
 
     target = out or Path(f"cin_census_{year}.xml")
     output_file(target, overwrite=True)  # the year's return is regenerated in place
-    source = PostgresEventSource(_database_url(database))
+    source = PostgresEventSource(database_url(database))
     console = Console(stderr=True)
     started = time.perf_counter()
     try:

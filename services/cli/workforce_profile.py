@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -23,13 +23,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli.errors import output_file, parse_day
+from services.cli.options import Database, database_url
 from services.common.calendar import LONDON
 from services.workforce.domain.profile import WorkforceProfile
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(2)
 
 
 def _teams_table(profile: WorkforceProfile) -> Table:
@@ -54,47 +51,30 @@ def workforce_profile_command(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="The xlsx file to write.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The JSON on standard output.")] = False,
-    database: Annotated[
-        str | None,
-        typer.Option(
-            "--database",
-            help="PostgreSQL URL [env DATABASE_URL; else the running `frontdoor dev` stack]",
-        ),
-    ] = None,
+    database: Database = None,
 ) -> None:
     """The team tree and per-worker workforce profile inspectors ask for (xlsx or --json)."""
-    import asyncpg
 
     from services.common.calendar import WorkingCalendar
-    from services.common.settings import StackNotFoundError, resolve_endpoints
     from services.workforce.adapters.history import read_workforce_history
     from services.workforce.adapters.profile_xlsx import write_profile_xlsx
     from services.workforce.domain.profile import workforce_profile
     from services.workforce.domain.profiles import ProfileError
     from services.workforce.policies import load_profiles
 
-    try:
-        day = date.fromisoformat(as_of) if as_of else datetime.now(LONDON).date()
-    except ValueError:
-        raise _fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    day = parse_day(as_of, "--as-of") or datetime.now(LONDON).date()
     target = out or Path(f"workforce-profile-{day:%Y-%m-%d}.xlsx")
     if not as_json:
         if target.suffix.lower() != ".xlsx":
-            raise _fail(f"--out {target} must end in .xlsx")
-        if target.exists():
-            raise _fail(f"{target} exists; give another --out or move it away")
-        if not target.parent.is_dir():
-            raise _fail(f"the folder {target.parent} does not exist")
+            raise typer.BadParameter(f"{str(target)!r} must end in .xlsx", param_hint="--out")
+        output_file(target)
+    url = database_url(database)
     try:
-        url = resolve_endpoints(bootstrap_servers="(no broker)", database_url=database).database_url
         book = load_profiles()
-    except (StackNotFoundError, ProfileError) as exc:
-        raise _fail(str(exc)) from None
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="FRONTDOOR_WORKFORCE_PROFILES_FILE") from None
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), LONDON)
-    try:
-        history = asyncio.run(read_workforce_history(url, end))
-    except (OSError, ConnectionError, asyncpg.PostgresError, ValueError) as exc:
-        raise _fail(f"cannot read the database ({type(exc).__name__}); check --database") from None
+    history = asyncio.run(read_workforce_history(url, end))  # unreachable: one line, errors.run
     profile = workforce_profile(
         history, as_of=day, book=book, calendar=WorkingCalendar.england_and_wales()
     )

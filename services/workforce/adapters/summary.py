@@ -100,8 +100,8 @@ class WorkforceRows:
 
 
 @cache
-def shipped_profiles() -> ProfileBook:
-    """The shipped ``policies/workforce.toml``, read once per process."""
+def configured_profiles() -> ProfileBook:
+    """The council's profiles file, or the shipped one (``policies.configured``), once a process."""
     return load_profiles()
 
 
@@ -127,7 +127,7 @@ def summarise(
     profiles: ProfileBook | None = None,
 ) -> dict[str, Any]:
     """Per team and per worker, both caseload figures and the NQSW protections (``team``: one)."""
-    profile = (profiles or shipped_profiles()).in_force(today)
+    profile = (profiles or configured_profiles()).in_force(today)
     held: dict[str, list[Allocation]] = {}
     for a in rows.allocations:
         held.setdefault(a["worker_id"], []).append(
