@@ -36,7 +36,7 @@ from uuid import UUID
 
 from services.common.calendar import WorkingCalendar
 from services.sla.domain.announcements import Cause
-from services.sla.domain.lifecycle import TimerChange, apply_event, close_changes
+from services.sla.domain.lifecycle import Plan, TimerChange, apply_event, close_changes, plan_of
 from services.sla.domain.policies import Policies
 from services.sla.domain.timers import Timer, closed_at, reopened, timer_id_for
 from services.sla.domain.triggers import TriggerError, Verb, as_moment
@@ -156,6 +156,8 @@ class ChildClocks:
     new_early: list[EarlyEvent] = field(default_factory=list)
     new_teams: list[TeamMark] = field(default_factory=list)
     started_by: dict[UUID, UUID] = field(default_factory=dict)
+    plans: dict[UUID, Plan] = field(default_factory=dict, repr=False, compare=False)
+    """The kept early events' plans (derived from their bodies alone, so never invalid)."""
 
     @classmethod
     def load(
@@ -223,18 +225,23 @@ class ChildClocks:
 
     def _apply(self, body: Mapping[str, Any], cause: Cause) -> list[TimerChange]:
         closed = [t for t in self.timers.values() if not t.live]
+        plan = plan_of(self.policy, body)
         changes = [
             c
             for c in apply_event(
-                self.policy, body, live_timers=self.timers.values(), calendar=self.calendar
+                self.policy,
+                body,
+                live_timers=self.timers.values(),
+                calendar=self.calendar,
+                plan=plan,
             )
             if not (c.verb is Verb.START and c.after.timer_id in self.timers)
         ]
         for change in changes:
             self._record(change, cause)
-        changes.extend(self._close_earlier(body, cause, closed))
+        changes.extend(self._close_earlier(body, cause, closed, plan))
         self._note_team(body, cause.event_id)
-        if self._may_close_a_clock_not_yet_started(body):
+        if self._may_close_a_clock_not_yet_started(body, plan):
             event = EarlyEvent(
                 event_id=cause.event_id,
                 event_type=str(body["event_type"]),
@@ -244,6 +251,7 @@ class ChildClocks:
             self.early.append(event)
             self.early.sort(key=lambda e: (_utc(e.occurred_at), e.event_id))
             self.new_early.append(event)
+            self.plans[event.event_id] = plan
         new = [c.after.timer_id for c in changes if c.verb is Verb.START]
         if new:
             changes.extend(self._apply_early(new, cause.event_id))
@@ -288,12 +296,10 @@ class ChildClocks:
         self.teams.sort(key=lambda m: m.key)
         self.new_teams.append(mark)
 
-    def _may_close_a_clock_not_yet_started(self, body: Mapping[str, Any]) -> bool:
+    def _may_close_a_clock_not_yet_started(self, body: Mapping[str, Any], plan: Plan) -> bool:
         """Whether a stop or cancel of the event could close a clock this child does not have:
         it names no subject (every clock of its kind), or its subject's clock does not exist."""
-        for action in self.policy.actions_for(str(body["event_type"])):
-            if action.verb is Verb.START or not action.applies_to(body):
-                continue
+        for action in plan.closing:
             subject = action.subject_ref(body)
             if (
                 subject is None
@@ -303,25 +309,21 @@ class ChildClocks:
         return False
 
     def _close_earlier(
-        self, body: Mapping[str, Any], cause: Cause, closed: Iterable[Timer]
+        self, body: Mapping[str, Any], cause: Cause, closed: Iterable[Timer], plan: Plan
     ) -> list[TimerChange]:
         """Close again the `closed` timers this event closes earlier than their closing did."""
-        closing = [
-            a
-            for a in self.policy.actions_for(str(body["event_type"]))
-            if a.verb is not Verb.START and a.applies_to(body)
-        ]
+        closing = plan.closing
         if not closing:
             return []
         kinds = {a.kind for a in closing}
-        earliest = min(_utc(a.moment(body)) for a in closing)
+        earliest = min(_utc(plan.moment(a)) for a in closing)
         candidates = [
             reopened(t) for t in closed if t.kind in kinds and _closing_key(t, None)[0] >= earliest
         ]
         if not candidates:
             return []
         made: list[TimerChange] = []
-        for change in close_changes(self.policy, body, live_timers=candidates):
+        for change in close_changes(self.policy, body, live_timers=candidates, plan=plan):
             timer_id = change.after.timer_id
             before = self.timers[timer_id]
             if _closing_key(change.after, cause.event_id) < _closing_key(
@@ -343,14 +345,17 @@ class ChildClocks:
             ):
                 continue
             cause = Cause(early.event_id, _correlation(early.body))
+            plan = self.plans.get(early.event_id)
+            if plan is None:
+                plan = self.plans[early.event_id] = plan_of(self.policy, early.body)
             new = [self.timers[i] for i in new_ids]
             closed = [t for t in new if not t.live]
             for change in close_changes(
-                self.policy, early.body, live_timers=[t for t in new if t.live]
+                self.policy, early.body, live_timers=[t for t in new if t.live], plan=plan
             ):
                 self._record(change, cause)
                 made.append(change)
-            made.extend(self._close_earlier(early.body, cause, closed))
+            made.extend(self._close_earlier(early.body, cause, closed, plan))
         return made
 
 

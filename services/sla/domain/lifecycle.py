@@ -19,14 +19,14 @@ closed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from services.common.calendar import WorkingCalendar, to_london
+from services.common.calendar import WorkingCalendar
 from services.sla.domain.policies import Policies, PolicyBook
 from services.sla.domain.timers import Timer, cancel, meet, start_timer, timer_id_for
 from services.sla.domain.triggers import TimerAction, TriggerError, Verb, field_value
@@ -57,41 +57,58 @@ def _start_id(action: TimerAction, event: object, child_id: str) -> tuple[str, U
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """What an event's type and conditions make of it: its actions and the timers it starts."""
+class Plan:
+    """What an event's type and conditions make of it: its actions, the timers it starts, and
+    each action's moment (read once per field: every policy's actions on an event share a few
+    `at` fields, and reading them per action was most of a rebuild's SLA time)."""
 
     event_type: str
     child_id: str
     actions: list[TimerAction]
     starts: list[tuple[TimerAction, str, UUID]]
+    moments: Mapping[str, datetime]
+
+    def moment(self, action: TimerAction) -> datetime:
+        """When the thing `action` reacts to happened (its trigger's `at` field)."""
+        return self.moments[action.trigger.at]
+
+    @property
+    def closing(self) -> list[TimerAction]:
+        """The stops and cancels whose conditions hold."""
+        return [a for a in self.actions if a.verb is not Verb.START]
 
 
 def book_of(policies: Policies) -> PolicyBook:
     return policies if isinstance(policies, PolicyBook) else PolicyBook.single(policies)
 
 
-def _plan(policies: Policies, event: object) -> _Plan:
+def plan_of(policies: Policies, event: object) -> Plan:
+    """The event's `Plan` under `policies`; raises `TriggerError` for a field the policy needs."""
     book = book_of(policies)
     event_type = str(field_value(event, "event_type"))
     child_id = str(field_value(event, "subject.child_id"))
-    actions = [
-        a
-        for a in book.actions_for(event_type)
-        if a.applies_to(event)
-        and (a.verb is not Verb.START or book.starts_under(a, to_london(a.moment(event)).date()))
-    ]
+    moments: dict[str, datetime] = {}
+    actions: list[TimerAction] = []
+    for a in book.actions_for(event_type):
+        at = moments.get(a.trigger.at)
+        if at is None:
+            at = moments[a.trigger.at] = a.moment(event)
+        if a.applies_to(event, at) and (
+            a.verb is not Verb.START or book.starts_under(a, at.date())  # `at` is London time
+        ):
+            actions.append(a)
     starts = [(a, *_start_id(a, event, child_id)) for a in actions if a.verb is Verb.START]
-    return _Plan(event_type, child_id, actions, starts)
+    return Plan(event_type, child_id, actions, starts, moments)
 
 
-def _closes(plan: _Plan, event: object, current: dict[UUID, Timer]) -> list[TimerChange]:
+def _closes(plan: Plan, event: object, current: dict[UUID, Timer]) -> list[TimerChange]:
     """Stops and cancels of `plan` on the live timers in `current` (updated in place)."""
     starting = {timer_id for _, _, timer_id in plan.starts}
     changes: list[TimerChange] = []
     for action in plan.actions:
         if action.verb is Verb.START:
             continue
-        at = action.moment(event)
+        at = plan.moment(action)
         subject = action.subject_ref(event)
         for timer_id, timer in list(current.items()):
             if (
@@ -111,15 +128,16 @@ def _closes(plan: _Plan, event: object, current: dict[UUID, Timer]) -> list[Time
     return changes
 
 
-def _live_of(plan: _Plan, timers: Iterable[Timer]) -> dict[UUID, Timer]:
+def _live_of(plan: Plan, timers: Iterable[Timer]) -> dict[UUID, Timer]:
     return {t.timer_id: t for t in timers if t.child_id == plan.child_id and t.live}
 
 
 def close_changes(
-    policy: Policies, event: object, *, live_timers: Iterable[Timer]
+    policy: Policies, event: object, *, live_timers: Iterable[Timer], plan: Plan | None = None
 ) -> list[TimerChange]:
-    """Only the stops and cancels `event` makes on `live_timers` (never a start)."""
-    plan = _plan(policy, event)
+    """Only the stops and cancels `event` makes on `live_timers` (never a start); `plan` is the
+    event's `plan_of(policy, event)` when the caller has it already."""
+    plan = plan or plan_of(policy, event)
     return _closes(plan, event, _live_of(plan, live_timers))
 
 
@@ -129,13 +147,14 @@ def apply_event(
     *,
     live_timers: Iterable[Timer],
     calendar: WorkingCalendar,
+    plan: Plan | None = None,
 ) -> list[TimerChange]:
     """The timer changes `event` causes, given the child's live (open or breached) timers.
 
     `event` is an envelope as a mapping (`model_dump()`) or the pydantic event itself. Raises
     `TriggerError` when the event lacks a field the policy needs; the caller dead-letters it.
     """
-    plan = _plan(policy, event)
+    plan = plan or plan_of(policy, event)
     current = _live_of(plan, live_timers)
     changes = _closes(plan, event, current)
 
@@ -148,7 +167,7 @@ def apply_event(
             action.kind,
             child_id=plan.child_id,
             subject_ref=subject,
-            started_at=action.moment(event),
+            started_at=plan.moment(action),
             calendar=calendar,
             timer_id=timer_id,
             anchor=action.anchor(event),
