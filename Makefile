@@ -28,10 +28,11 @@ test: $(STAMP) test-tools lint typecheck imports schemas-check
 	$(BIN)/pytest -n 2 --dist loadfile tests/unit tests/integration
 	$(BIN)/pytest tests/e2e tests/faults
 
-## outside tools the tests use: Debian's chromium (dashboard), tmux (ooh watch), the DfE CIN validator (own venv)
+## outside tools the tests use: Debian's chromium (dashboard), tmux (ooh watch), promtool (the alert rules, from Debian's prometheus), the DfE CIN validator (own venv)
 test-tools:
 	sh scripts/install-browser.sh
 	command -v tmux >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tmux)
+	command -v promtool >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 	bash scripts/cin-validator.sh --install
 
 lint: $(STAMP)

@@ -38,6 +38,25 @@ def _database_for_session(server_dsn: str) -> tuple[str, str]:
     return name, urlunsplit(parts._replace(path=f"/{name}"))
 
 
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Each test finds logging as the one before it found it: a CLI command run in-process
+    (CliRunner) configures the process's logging for a terminal (``errors.quiet_logs``: structlog
+    below ERROR dropped, aiokafka and asyncio silenced), which a later test capturing log lines
+    in the same worker would otherwise inherit."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    names = ("", "aiokafka", "asyncio")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    structlog.configure(**saved)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infrastructure]:
     # not under pytest's basetemp: pytest prunes old basetemps, and a concurrent run would

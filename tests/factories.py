@@ -104,3 +104,20 @@ def da_notification(
 
 def to_line(event: dict[str, Any]) -> bytes:
     return orjson.dumps(event)
+
+
+async def put_in_history(conn: Any, event: dict[str, Any]) -> None:
+    """Put ``event`` straight into ``events``, as intake accepted it (not through Kafka): what a
+    rebuild reads (``conn``: an asyncpg connection)."""
+    await conn.execute(
+        "INSERT INTO events (event_id, event_type, schema_version, occurred_at, child_id, "
+        "source_agency, content_hash, source_topic, source_partition, source_offset, body) "
+        "VALUES ($1, $2, $3, $4::text::timestamptz, $5, $6, '\\x00', 'test', 0, -1, $7::jsonb)",
+        uuid.UUID(event["event_id"]),
+        event["event_type"],
+        event["schema_version"],
+        event["occurred_at"],
+        event["subject"]["child_id"],
+        event["source"]["agency"],
+        orjson.dumps(event).decode(),
+    )

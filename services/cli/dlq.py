@@ -1,8 +1,9 @@
 """``frontdoor dlq``: list dead letters and re-send them to their original topic after a fix.
 
 A thin translator over the dead-letter service: ``list`` reads the ``deadletters`` table;
-``replay`` runs the service's replay use case (``services.deadletter.handlers.replay_letters``)
-over its PostgreSQL and Kafka adapters. A refused replay — an unknown reason or id, a letter
+``replay`` runs the service's one replay (``services.deadletter.bootstrap.replay``, which the ops
+console runs too), audited as ``cli:<user>``, with the same filters: ``--id``, ``--reason``,
+``--event-type``, ``--agency``. A refused replay — an unknown reason or id, a letter
 already replayed, a letter that would loop back onto ``frontdoor.deadletter`` — is one line on
 stderr and exit code 2; an unreachable database or broker is one line and exit code 1. Never a
 traceback.
@@ -14,6 +15,7 @@ back on the dead-letter topic. A filter that matches nothing waiting says so and
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
@@ -25,18 +27,11 @@ from rich.console import Console
 from rich.table import Table
 
 from services.common.db import create_pool
-from services.common.failures import is_infrastructure
-from services.common.ledger import PostgresLedger
 from services.common.settings import Endpoints
-from services.deadletter.adapters.kafka import KafkaResender
-from services.deadletter.adapters.postgres import PostgresReplayBook, list_letters
-from services.deadletter.config import CONSUMER
+from services.deadletter.adapters.postgres import list_letters
+from services.deadletter.bootstrap import replay
 from services.deadletter.domain.letters import shown
-from services.deadletter.domain.replay import ReplayRefusedError, StoredLetter, check_reason
-from services.deadletter.handlers import replay_letters
-from services.deadletter.ports import ReplayBook
-
-MAX_NAMED = 10
+from services.deadletter.domain.replay import ReplayChoice, ReplayRefusedError, check_choice
 
 
 def _fail(command: str, message: str, code: int) -> NoReturn:
@@ -50,10 +45,7 @@ async def _translated(command: str) -> AsyncIterator[None]:
         yield
     except ReplayRefusedError as exc:
         _fail(command, str(exc), 2)
-    except Exception as exc:
-        if not is_infrastructure(exc):
-            raise
-        _fail(command, f"cannot reach the database or the broker ({type(exc).__name__})", 1)
+    # a server away is services.cli.errors' one line, with what to do (exit code 1)
 
 
 def _display(row: dict[str, Any]) -> dict[str, Any]:
@@ -110,55 +102,34 @@ def print_deadletters(rows: Sequence[dict[str, Any]], total: int | None = None) 
     Console().print(table)
 
 
-def is_json_object(value: bytes | None) -> bool:
-    if value is None:
-        return False
+def _actor() -> str:
     try:
-        return isinstance(orjson.loads(value), dict)
-    except orjson.JSONDecodeError:
-        return False
-
-
-class JsonOnlyBook:
-    """A ``ReplayBook`` that refuses the replay when a chosen letter is not a JSON object."""
-
-    def __init__(self, book: ReplayBook) -> None:
-        self._book = book
-
-    async def select(self, ids: Sequence[int] | None, reason: str | None) -> list[StoredLetter]:
-        found = await self._book.select(ids, reason)
-        waiting = [letter for letter in found if letter.replayed_at is None]
-        if garbage := [letter.id for letter in waiting if not is_json_object(letter.value)]:
-            named = ", ".join(str(i) for i in garbage[:MAX_NAMED])
-            more = f" and {len(garbage) - MAX_NAMED} more" if len(garbage) > MAX_NAMED else ""
-            raise ReplayRefusedError(
-                f"{len(garbage)} of the {len(waiting)} letters chosen are not JSON objects "
-                f"(letter {named}{more}): re-sending them would only dead-letter them again; "
-                "choose others with --id, or pass --raw to re-send them anyway"
-            )
-        return found
-
-    async def take(self, ids: Sequence[int]) -> list[int]:
-        return await self._book.take(ids)
-
-    async def give_back(self, ids: Sequence[int]) -> None:
-        await self._book.give_back(ids)
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):  # no user name (a container without a passwd entry)
+        return "cli"
 
 
 async def replay_deadletters(
-    endpoints: Endpoints, ids: Sequence[int] | None, reason: str | None, *, raw: bool = False
+    endpoints: Endpoints,
+    ids: Sequence[int] | None,
+    reason: str | None,
+    *,
+    event_type: str | None = None,
+    agency: str | None = None,
+    raw: bool = False,
 ) -> int:
     """Re-send the chosen letters; a refusal exits with code 2 (see the module docstring)."""
+    choice = ReplayChoice(
+        ids=tuple(ids) if ids else None,
+        reason=reason,
+        event_type=event_type,
+        agency=agency,
+        raw=raw,
+    )
     async with _translated("replay"):
-        check_reason(reason)  # a usage error needs no database
+        check_choice(choice)  # a usage error needs no database
         pool = await create_pool(endpoints.database_url, max_size=2)
         try:
-            book: ReplayBook = PostgresReplayBook(PostgresLedger(pool), consumer=CONSUMER)
-            return await replay_letters(
-                book if raw else JsonOnlyBook(book),
-                KafkaResender(endpoints.bootstrap_servers),
-                ids=ids,
-                reason=reason,
-            )
+            return await replay(pool, endpoints.bootstrap_servers, choice, actor=_actor())
         finally:
             await pool.close()

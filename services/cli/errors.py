@@ -10,7 +10,9 @@
 
 ``run`` is what ``frontdoor`` (``services.cli.main:main``) calls. The helpers below are the checks
 commands share (a date option, a period, an output file or folder), each raising
-``typer.BadParameter`` so the message names the option.
+``typer.BadParameter`` so the message names the option, and ``quiet_logs``, which keeps the log
+lines of the code a command runs (a pool waiting for its database, aiokafka failing to connect)
+from adding to that one line.
 """
 
 from __future__ import annotations
@@ -71,6 +73,36 @@ def run(app: Any, args: Sequence[str] | None = None) -> int:
     return rv if isinstance(rv, int) else 0
 
 
+def described(exc: BaseException) -> str:
+    """``Name: text`` on one line (a KafkaError's own text already starts with its name)."""
+    name, text = type(exc).__name__, _one_line(str(exc))
+    if not text:
+        return name
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__
+    return found
+
+
+def _unreachable(exc: Exception) -> tuple[str, str]:
+    """Which server is away, when the error says (aiokafka's and asyncpg's own errors)."""
+    import asyncpg
+    from aiokafka.errors import KafkaError
+
+    chain = _chain(exc)
+    if any(isinstance(e, KafkaError) for e in chain):
+        return "the broker", "--bootstrap / KAFKA_BOOTSTRAP_SERVERS"
+    if any(isinstance(e, asyncpg.PostgresError | asyncpg.InterfaceError) for e in chain):
+        return "the database", "--database / DATABASE_URL"
+    return "the database or the broker", "--database / --bootstrap"
+
+
 def _server_trouble(exc: Exception) -> str | None:
     """A server that cannot be reached, or a database that answered but refused (no such
     database, wrong password, no frontdoor tables), with what to do; ``None`` for a bug."""
@@ -79,9 +111,9 @@ def _server_trouble(exc: Exception) -> str | None:
     from services.common.failures import is_infrastructure
 
     if is_infrastructure(exc):
+        server, options = _unreachable(exc)
         return (
-            f"cannot reach the database or the broker ({type(exc).__name__}: {exc}); check "
-            "--database / --bootstrap, or start `frontdoor dev`"
+            f"cannot reach {server} ({described(exc)}); check {options}, or start `frontdoor dev`"
         )
     if not isinstance(exc, asyncpg.PostgresError):
         return None
@@ -126,6 +158,21 @@ def failed(exc: Exception, argv: Sequence[str]) -> int:
     where = f"; the details are in {saved}" if saved else ""
     _say(f"{PROG} {command}: unexpected error {type(exc).__name__}: {exc}{where}")
     return 1
+
+
+def quiet_logs() -> None:
+    """Log lines off for a command whose answer is its output and whose failure is the one line
+    above: below ERROR unless ``FRONTDOOR_LOG_LEVEL`` asks for more; not at all for aiokafka's
+    own connection errors (a broker away is said once, by name, by ``failed``) nor for asyncio's
+    reports of what a failed command left behind as it exits (a client whose start failed,
+    "Unclosed AIOKafkaProducer")."""
+    import logging
+
+    from services.common.logging import configure_logging  # at use: structlog is slow to import
+
+    configure_logging(level=os.environ.get("FRONTDOOR_LOG_LEVEL", "ERROR"))
+    for library in ("aiokafka", "asyncio"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)
 
 
 def parse_day(value: str | None, option: str) -> date | None:

@@ -3,7 +3,8 @@
 The figures come from the running ops service (``frontdoor worker ops``, part of ``frontdoor dev``)
 when it watches the same broker, because time lag and the Burrow status need a history of polls
 that service keeps. Its address is ``FRONTDOOR_OPS_URL``, else
-``http://127.0.0.1:$FRONTDOOR_OPS_PORT`` (port 8080 by default), asked with the local ops key
+``http://127.0.0.1:$FRONTDOOR_OPS_PORT``, else the one the running ``frontdoor dev`` stack's state
+file records (``ops_url``), else http://127.0.0.1:8080; it is asked with the local ops key
 (``FRONTDOOR_OPS_KEY``, else ``frontdoor dev``'s state file). When no ops service answers for
 this broker, the command polls the broker itself (`LOCAL_POLLS` polls, `LOCAL_INTERVAL` seconds
 apart) and says under the table that the seconds and statuses rest on those few seconds only.
@@ -30,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from services.common.settings import Endpoints
+from services.common.settings import Endpoints, stack_url
 from services.ops.adapters.kafka_lag import KafkaLagSource
 from services.ops.domain.lag import LagBoard
 from services.ops.handlers import LagPoller, SourceUnavailableError
@@ -42,9 +43,13 @@ STYLE["REWIND"] = "red"
 
 
 def ops_url() -> str:
-    return os.environ.get(
-        "FRONTDOOR_OPS_URL", f"http://127.0.0.1:{os.environ.get('FRONTDOOR_OPS_PORT', '8080')}"
-    ).rstrip("/")
+    """``FRONTDOOR_OPS_URL``, else ``FRONTDOOR_OPS_PORT`` on 127.0.0.1, else the address the
+    running ``frontdoor dev`` stack's state file records, else http://127.0.0.1:8080."""
+    if url := os.environ.get("FRONTDOOR_OPS_URL"):
+        return url.rstrip("/")
+    if port := os.environ.get("FRONTDOOR_OPS_PORT"):
+        return f"http://127.0.0.1:{port}"
+    return stack_url("ops") or "http://127.0.0.1:8080"
 
 
 def from_ops_service(endpoints: Endpoints, url: str) -> dict[str, Any] | None:
@@ -150,13 +155,21 @@ def print_lag(doc: dict[str, Any], console: Console | None = None) -> None:
 
 
 def lag_command(endpoints: Endpoints, *, as_json: bool) -> None:
-    """Print the lag table (``frontdoor lag [--json]``); exit 2 when the broker cannot be read."""
+    """Print the lag table (``frontdoor lag [--json]``); one line and exit 1 when the broker
+    cannot be read (aiokafka's own connection errors stay unsaid: that line names them)."""
+    from services.cli.errors import described, quiet_logs
+
+    quiet_logs()
     try:
         doc = from_ops_service(endpoints, ops_url()) or asyncio.run(sample_locally(endpoints))
     except SourceUnavailableError as exc:
-        message = f"cannot read the broker at {endpoints.bootstrap_servers}: {exc}"
+        message = (
+            f"frontdoor lag: cannot reach the broker at {endpoints.bootstrap_servers} "
+            f"({described(exc.__cause__ or exc)}); check --bootstrap / KAFKA_BOOTSTRAP_SERVERS, "
+            "or start `frontdoor dev`"
+        )
         typer.secho(message, fg="red", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(doc, indent=2))
     else:

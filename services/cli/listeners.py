@@ -32,6 +32,12 @@ class FixedPort:
     port: int
     setting: str
 
+    @property
+    def url(self) -> str:
+        """Where a browser on this machine reaches it (a wildcard address on loopback)."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104 - read, not bound
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
 
 @dataclass(frozen=True)
 class Listener:

@@ -113,12 +113,14 @@ def dev(
             Child("demo-feed", [sys.executable, "-m", "services.cli.main", "demo-feed"])
         )
     try:
-        preflight(directory, children)
+        web = preflight(directory, children)
     except DevStartError as exc:
         typer.secho(f"frontdoor dev: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     infra = Infrastructure.start(directory)
     supervisor = Supervisor(infra, children)
+    # the web services' addresses, for `frontdoor lag` & co. (port 0 = any: none to record)
+    supervisor.state_extra.update({f"{n}_url": p.url for n, p in web.items() if p.port})
     try:
         supervisor.record()
         infra.initialise()
@@ -130,16 +132,9 @@ def dev(
         raise
 
     def announce() -> None:
-        from services.cli.lag import ops_url
-        from services.common.settings import state_path
+        from services.cli.banner import banner
 
-        typer.echo(
-            f"frontdoor dev: broker {infra.endpoints.bootstrap_servers}, database "
-            f"{infra.endpoints.database_url}\n  logs in {directory / 'logs'}; "
-            "Ctrl-C stops everything\n"
-            f'  ops dashboard {ops_url()}/ — sign in with the local ops key ("ops_key" in '
-            f"{state_path(directory)}, readable by you only; `frontdoor lag` uses it)"
-        )
+        typer.echo(banner(infra.endpoints, web, directory))
 
     raise typer.Exit(supervisor.run(on_ready=announce))
 
@@ -231,10 +226,9 @@ def replay(
     ] = False,
 ) -> None:
     """Publish a JSON-lines file to partner.events, with a progress bar."""
-    import logging
-
     from rich.progress import Progress
 
+    from services.cli.errors import quiet_logs
     from services.cli.replay import not_json_lines, publish_lines, read_lines
 
     lines = read_lines(file)
@@ -246,8 +240,7 @@ def replay(
         )
         raise typer.Exit(2)
     endpoints = stack_endpoints(bootstrap, database or "(a replay needs no database)")
-    # a broker that cannot be reached is said once, by frontdoor's own line (services/cli/errors.py)
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    quiet_logs()  # a broker that cannot be reached is said once, by frontdoor's own line
     with Progress(disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task(f"replaying {file.name}", total=len(lines))
         sent = asyncio.run(
@@ -262,7 +255,9 @@ def replay(
 def rebuild(
     view: Annotated[
         str | None,
-        typer.Option(help="Only this service's views: screening, conferences, outofhours, sla."),
+        typer.Option(
+            help="Only this service's views: screening, conferences, outofhours, sla, workforce."
+        ),
     ] = None,
     bootstrap: Bootstrap = None,
     database: Database = None,
@@ -335,6 +330,7 @@ def dlq_list(
 
 @dlq_app.command("replay")
 def dlq_replay(
+    *,
     bootstrap: Bootstrap = None,
     database: Database = None,
     ids: Annotated[
@@ -343,15 +339,30 @@ def dlq_replay(
     reason: Annotated[
         str | None, typer.Option(help="Only dead letters with this dlq.reason.")
     ] = None,
+    event_type: Annotated[
+        str | None, typer.Option(help="Only records of this event type (e.g. contact.received).")
+    ] = None,
+    agency: Annotated[
+        str | None, typer.Option(help="Only records whose source.agency is this (e.g. police).")
+    ] = None,
     raw: Annotated[
         bool, typer.Option("--raw", help="Re-send letters that are not JSON objects too.")
     ] = False,
 ) -> None:
     """Re-submit dead letters to their original topic (after the fix) and mark them replayed."""
     from services.cli.dlq import replay_deadletters
+    from services.cli.errors import quiet_logs
 
+    quiet_logs()  # a broker that cannot be reached is said once, by frontdoor's own line
     count = asyncio.run(
-        replay_deadletters(stack_endpoints(bootstrap, database), ids, reason, raw=raw)
+        replay_deadletters(
+            stack_endpoints(bootstrap, database),
+            ids,
+            reason,
+            event_type=event_type,
+            agency=agency,
+            raw=raw,
+        )
     )
     if count == 0:
         which = f" with reason {reason}" if reason else ""

@@ -17,7 +17,6 @@ import asyncio
 import getpass
 import json
 import logging
-import os
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -44,9 +43,11 @@ Night = Annotated[
 
 
 def _quiet_logs() -> None:
-    """A command's answer is its table or JSON: log lines (info and below) would only bury it,
-    so they stay off unless ``FRONTDOOR_LOG_LEVEL`` asks for them."""
-    configure_logging(level=os.environ.get("FRONTDOOR_LOG_LEVEL", "WARNING"))
+    """A command's answer is its table or JSON, its failure one line (``services.cli.errors``):
+    log lines (a pool waiting for its database, a broker away) would only bury either."""
+    from services.cli.errors import quiet_logs
+
+    quiet_logs()
 
 
 def _now() -> datetime:

@@ -5,8 +5,12 @@ the accepted history, or not at all (``services/common/rebuild.py`` says how).
 
 ``CHAIN`` is the data flow of DESIGN.md in topological order: screening's records
 (``screening.triaged``, ``crisis.raised``) feed conferences, out-of-hours and SLA; conferences'
-records feed SLA; out-of-hours' ``crisis.raised`` feeds its own record and SLA. Views are named by
-their service. Intake is not re-run: ``events`` is its output and the rebuild's input.
+records feed SLA; out-of-hours' ``crisis.raised`` feeds its own record and SLA. Workforce reads
+only intake's output (``frontdoor.workforce`` and four casework types) and no rebuilt service
+reads its alerts: it comes last and ``reads`` nothing, so rebuilding it runs it alone and
+rebuilding another never runs it. Its clocks are its own ``workforce_clocks`` (the SLA board reads
+them beside ``sla_timers``), so the sla and workforce rebuilds replace disjoint tables. Views are
+named by their service. Intake is not re-run: ``events`` is its output and the rebuild's input.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from services.common.rebuild import Rebuildable, Report, rebuild
 from services.common.settings import Endpoints
 
-NAMES = ("screening", "conferences", "outofhours", "sla")
+NAMES = ("screening", "conferences", "outofhours", "sla", "workforce")
 
 
 class UnknownViewError(ValueError):
@@ -33,12 +37,14 @@ def chain() -> list[Rebuildable]:
     from services.outofhours import bootstrap as outofhours
     from services.screening import bootstrap as screening
     from services.sla import bootstrap as sla
+    from services.workforce import bootstrap as workforce
 
     return [
         Rebuildable("screening", screening.service(), screening.VIEWS),
         Rebuildable("conferences", conferences.service(), conferences.VIEWS),
         Rebuildable("outofhours", outofhours.service(), outofhours.VIEWS),
         Rebuildable("sla", sla.service(), sla.VIEWS),
+        Rebuildable("workforce", workforce.service(), workforce.VIEWS, reads=()),
     ]
 
 

@@ -101,26 +101,28 @@ def worker_argv(name: str) -> list[str]:
     return [sys.executable, "-m", "services.cli.main", "worker", name]
 
 
-def dev_ports(names: set[str]) -> list[FixedPort]:
-    """The fixed ports the dev stack's web services bind, read from their own settings."""
-    ports: list[FixedPort] = []
+def dev_ports(names: set[str]) -> dict[str, FixedPort]:
+    """The fixed ports the dev stack's web services bind, by service, read from their own
+    settings (what the workers read too: the same environment)."""
+    ports: dict[str, FixedPort] = {}
     if "ops" in names:
         from services.ops.config import OpsSettings
 
         ops = OpsSettings()
-        ports.append(FixedPort("ops dashboard", ops.host, ops.port, "FRONTDOOR_OPS_PORT"))
+        ports["ops"] = FixedPort("ops dashboard", ops.host, ops.port, "FRONTDOOR_OPS_PORT")
     if "ingress" in names:
         from services.ingress.config import IngressSettings
 
         ingress = IngressSettings()
-        ports.append(
-            FixedPort("partner ingress", ingress.host, ingress.port, "FRONTDOOR_INGRESS_PORT")
+        ports["ingress"] = FixedPort(
+            "partner ingress", ingress.host, ingress.port, "FRONTDOOR_INGRESS_PORT"
         )
     return ports
 
 
-def preflight(data_dir: Path, children: list[Child]) -> None:
-    """Before anything starts: leftovers of a killed supervisor stopped, fixed ports free.
+def preflight(data_dir: Path, children: list[Child]) -> dict[str, FixedPort]:
+    """Before anything starts: leftovers of a killed supervisor stopped, fixed ports free; the
+    web services' ports, by service (for the state file's ``<service>_url`` and the banner).
 
     Leftovers first: an orphaned ops worker of a killed supervisor may be what holds :8080.
     Then an orphaned postmaster on the data directory (from a frontdoor that ran it through
@@ -134,9 +136,10 @@ def preflight(data_dir: Path, children: list[Child]) -> None:
         raise DevStartError(str(exc)) from exc
     except ValueError as exc:  # a service's settings do not validate (pydantic)
         raise DevStartError(" ".join(str(exc).split())) from exc
-    taken = ports_in_use(ports)
+    taken = ports_in_use(list(ports.values()))
     if taken:
         raise DevStartError("; ".join(taken))
+    return ports
 
 
 @dataclass

@@ -67,8 +67,9 @@ class CatchUp:
                 before = self.clock() - timedelta(seconds=self.grace_seconds)
             total += await self._partition(partition, before)
         if total:
-            log.info("caught_up_from_postgres", consumer=self.consumer, topic=self.topic,
-                     records=total)
+            log.info(
+                "caught_up_from_postgres", consumer=self.consumer, topic=self.topic, records=total
+            )
         return total
 
     async def _partition(self, partition: int, before: datetime) -> int:

@@ -128,8 +128,13 @@ LIMIT $7
 def encode_headers(headers: Sequence[tuple[str, bytes]]) -> str:
     """Names and values base64: jsonb cannot hold a NUL, and a dead letter keeps any bytes."""
     return orjson.dumps(
-        [[base64.b64encode(k.encode("utf-8", "surrogatepass")).decode(),
-          base64.b64encode(v).decode()] for k, v in headers]
+        [
+            [
+                base64.b64encode(k.encode("utf-8", "surrogatepass")).decode(),
+                base64.b64encode(v).decode(),
+            ]
+            for k, v in headers
+        ]
     ).decode()
 
 

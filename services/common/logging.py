@@ -11,8 +11,10 @@ aiokafka, asyncpg, uvicorn). In that chain:
   error's paths and rules, an asyncpg error without its DETAIL, anything else value-scrubbed);
   exception locals are never shown;
 - ``redact`` drops every key on the deny-list at any depth (dicts and lists inside values, and
-  pydantic models, which are dumped first), replaces bytes by their length, and value-scrubs
-  (``schemas.errors.scrub_values``) a stdlib record's message and every free-text key
+  pydantic models, which are dumped first; the list and the walk are ``services.common.privacy``,
+  shared with the ops dead-letter console, which masks instead of dropping), replaces bytes by
+  their length, and value-scrubs (``schemas.errors.scrub_values``) a stdlib record's message and
+  every free-text key
   (``error``, ``exception``, ``detail``, …), where a library may have quoted a value.
 """
 
@@ -22,69 +24,16 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Mapping, MutableMapping
-from datetime import date, datetime, time
-from enum import Enum
-from pathlib import PurePath
+from collections.abc import MutableMapping
 from typing import Any
-from uuid import UUID
 
 import orjson
 import structlog
 
 from schemas.errors import describe_exception, scrub_values
-
-#: Keys that may hold personal data (matched on the lower-cased key name, at any depth): the
-#: contract's person fields (schemas/child.py, the events' payloads) and free text.
-PERSONAL_DATA_KEYS = frozenset(
-    {
-        "given_name",
-        "family_name",
-        "name",
-        "names",
-        "full_name",
-        "child_name",
-        "first_name",
-        "last_name",
-        "surname",
-        "preferred_name",
-        "date_of_birth",
-        "dob",
-        "birth_date",
-        "expected_birth_date",
-        "date_of_death",
-        "age",
-        "age_years",
-        "address",
-        "address_line",
-        "postcode",
-        "nhs_number",
-        "phone",
-        "telephone",
-        "email",
-        "summary",
-        "narrative",
-        "notes",
-        "description",
-        "reason_text",
-        "payload",
-        "body",
-        "value",
-        "child",
-        "parent",
-        "parents",
-        "household",
-        "upn",
-    }
-)
-
-#: Keys whose string values are free text a library may have filled with a quoted value.
-FREE_TEXT_KEYS = frozenset(
-    {"error", "exception_message", "message", "detail", "msg", "reason_detail"}
-)
+from services.common.privacy import FREE_TEXT_KEYS, PERSONAL_DATA_KEYS, redacted
 
 _META = frozenset({"_record", "_from_structlog"})
-_SAFE_SCALARS = (bool, int, float, UUID, datetime, date, time, PurePath, Enum)
 
 
 def _frames(exc: BaseException) -> list[str]:
@@ -147,34 +96,6 @@ def format_exception(
     return event_dict
 
 
-def _clean(value: Any, path: str, removed: list[str], *, free_text: bool) -> Any:  # noqa: PLR0911 - one return per kind of value
-    if value is None or isinstance(value, _SAFE_SCALARS):
-        return value
-    if isinstance(value, str):
-        return scrub_values(value, limit=20_000) if free_text else value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return f"<{len(value)} bytes>"
-    if hasattr(value, "model_dump") and callable(value.model_dump):
-        return _clean(value.model_dump(mode="json"), path, removed, free_text=free_text)
-    if isinstance(value, Mapping):
-        kept: dict[str, Any] = {}
-        for key, item in value.items():
-            name = str(key)
-            where = f"{path}.{name}" if path else name
-            if name.lower() in PERSONAL_DATA_KEYS:
-                removed.append(where)
-                continue
-            kept[name] = _clean(
-                item, where, removed, free_text=free_text or name.lower() in FREE_TEXT_KEYS
-            )
-        return kept
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_clean(item, path, removed, free_text=free_text) for item in value]
-    if isinstance(value, BaseException):
-        return describe_exception(value)
-    return scrub_values(str(value), limit=20_000)
-
-
 def redact(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -189,7 +110,8 @@ def redact(
             removed.append(key)
             continue
         free_text = key.lower() in FREE_TEXT_KEYS or (foreign and key == "event")
-        event_dict[key] = _clean(event_dict[key], key, removed, free_text=free_text)
+        event_dict[key], hidden = redacted(event_dict[key], path=key, free_text=free_text)
+        removed.extend(hidden)
     if removed:
         event_dict["redacted_keys"] = sorted(removed)
     return event_dict

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # OutRecord is shared by pure code; only the adapter below ne
     from aiokafka import AIOKafkaProducer
 
 
-
 @dataclass(frozen=True)
 class OutRecord:
     topic: str

@@ -11,7 +11,8 @@ How (a writer connection and a reader):
    unchanged, write the shadow tables while reading ``events`` (and any service not rebuilt)
    from ``public``;
 2. ``events`` is read, in one snapshot, through a cursor in a deterministic order — per child,
-   in the order intake accepted them (``recorded_at``, then the partner offset) — and each event
+   in the order intake accepted them (``recorded_at``, then the partner offset), the keys a
+   service reads first (``Views.read_first``) before the others — and each event
    is given to every subscription whose topic intake routes it to, through the real ``Pipeline``
    (decoding, the error policy, the handlers). What a handler emits is not written to the outbox
    and never reaches Kafka: ``FeedSender`` hands it to the subscriptions further down the data
@@ -27,6 +28,13 @@ How (a writer connection and a reader):
    every live table is replaced by its shadow (``TRUNCATE`` + ``INSERT … SELECT``; indexes,
    views and functions on it stay).
 
+A handler may set a record aside until the world catches up (``Unit.defer``: the workforce
+service parks an event naming a team its directory has not reached yet — rare once the
+directory is read first, but the feed is not in event time). After the history, and again after
+the late events, each service's ``settle`` hands such records back and they are fed again, until
+a round takes none of them up; what is still set aside then is the service's
+``keep_from_live`` to reconcile with the live worker's own (services/workforce/bootstrap.py).
+
 Nothing in the outbox is touched: what the live services emitted stays emitted; what the
 rebuild emits is only the in-memory feed. A failure before or in the swap leaves the live tables
 as they were (the shadow schema is dropped either way).
@@ -34,7 +42,8 @@ as they were (the shadow schema is dropped either way).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +62,10 @@ log = structlog.get_logger(__name__)
 SHADOW = "frontdoor_rebuild"
 CHUNK = 5000
 
+Settle = Callable[[Any, str], Awaitable[Sequence[Origin]]]
+"""``settle(connection, consumer)``: the records ``consumer`` set aside that are worth another
+look now, oldest first (read in the shadow, through the connection's ``search_path``)."""
+
 
 @dataclass(frozen=True)
 class Views:
@@ -63,20 +76,29 @@ class Views:
     table, the columns that hold processing time by design (latency), the only ones a comparison
     of views may leave out. ``keep_from_live`` are statements run at the swap, with ``{shadow}``
     naming the shadow schema, that carry over from the live tables what background tasks
-    recorded.
+    recorded. ``settle`` hands back what a subscription deferred (``Settle``). ``read_first``
+    names subject keys whose events are read before every child's (each key's own order kept,
+    an order the partitions allow): the workforce directory, so that what names a team or a
+    worker finds it instead of waiting for it.
     """
 
     tables: tuple[str, ...]
     processing_time: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     scratch: tuple[str, ...] = ()
     keep_from_live: tuple[str, ...] = ()
+    settle: Settle | None = None
+    read_first: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Rebuildable:
+    """A service in the chain. ``reads``: the services of the chain whose records it reads
+    (``None``: every one before it), so rebuilding it runs only those besides."""
+
     name: str
     service: Service
     views: Views
+    reads: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -161,6 +183,7 @@ class _Stage:
     pipeline: Pipeline
     sender: FeedSender
     rebuilt: bool
+    settle: Settle | None = None
 
 
 def _origin(topic: str, row: Any) -> Origin:
@@ -201,6 +224,27 @@ class Feed:
                     inbox[i].append(((self._count,), _origin(topic, row), recent))
                     if recent and stage.rebuilt:
                         self.claims.append((stage.subscription.consumer, row["event_id"]))
+        await self._run(inbox)
+
+    async def settle(self, conn: Any) -> None:
+        """What the stages set aside, fed again (and what it emits on down the flow) until a
+        round takes none of it up (the claims were made when it was first fed)."""
+        for i, stage in enumerate(self.stages):
+            if stage.settle is None:
+                continue
+            before: set[UUID | None] = set()
+            while origins := await stage.settle(conn, stage.subscription.consumer):
+                inbox: list[list[tuple[Position, Origin, bool]]] = [[] for _ in self.stages]
+                inbox[i] = [((self._count, n), o, True) for n, o in enumerate(origins)]
+                ids = {_event_id(o) for o in origins}
+                if (await self._run(inbox))[i] == 0 and ids == before:
+                    break  # the same records, none taken up: they stay set aside
+                before = ids
+
+    async def _run(self, inbox: list[list[tuple[Position, Origin, bool]]]) -> list[int]:
+        """Each stage's inbox through its pipeline, in data-flow order; per stage, how many
+        records it handled or refused (not deferred)."""
+        taken = [0] * len(self.stages)
         for i, stage in enumerate(self.stages):
             items = sorted(inbox[i], key=lambda t: t[0])
             name = stage.subscription.consumer
@@ -211,7 +255,9 @@ class Feed:
                 stage.sender.rows.clear()
                 outcome = await stage.pipeline.process([o for _, o, _ in batch])
                 self.report.dead_letters += outcome.dead_lettered
+                taken[i] += outcome.handled + outcome.dead_lettered
                 self._forward(i, stage.sender.rows, position_of, batch[-1][0], inbox)
+        return taken
 
     def _forward(
         self,
@@ -260,6 +306,17 @@ def _causation(value: bytes | None) -> UUID | None:
 
 _ORDER = "ORDER BY child_id, recorded_at, source_offset, occurred_at, event_id"
 _COLUMNS = "event_id, event_type, child_id, recorded_at, body::text AS body"
+_KEY = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+def _order(first: Sequence[str]) -> str:
+    """``_ORDER`` with the events of the ``first`` keys before every other key's."""
+    if not first:
+        return _ORDER
+    if bad := [k for k in first if not _KEY.fullmatch(k)]:
+        raise ValueError(f"read_first keys must be plain ids: {bad!r}")
+    keys = ", ".join(f"'{k}'" for k in first)
+    return _ORDER.replace("ORDER BY ", f"ORDER BY child_id NOT IN ({keys}), ", 1)
 
 
 async def _shadow(conn: Any, tables: Sequence[str]) -> None:
@@ -284,8 +341,8 @@ async def rebuild(
     chunk: int = CHUNK,
 ) -> Report:
     """Rebuild ``targets`` (service names) on ``conn``, reading ``events`` on ``reader``; every
-    service of ``chain`` before the last target runs too, into shadow tables that are dropped,
-    because its records feed the targets.
+    service of ``chain`` whose records feed a target (``Rebuildable.reads``) runs too, into
+    shadow tables that are dropped.
 
     The shadow is built in ordinary short transactions (as a worker's batches: nobody else reads
     the shadow schema, and one transaction for millions of rows would hold every row lock the
@@ -295,9 +352,9 @@ async def rebuild(
 
     timings: dict[str, float] = {}
     started = time.monotonic()
-    last = max(i for i, r in enumerate(chain) if r.name in targets)
-    used = chain[: last + 1]
+    used = _needed(chain, targets)
     swapped = [r for r in used if r.name in targets]
+    order = _order(sorted({k for r in used for k in r.views.read_first}))
     tables = [t for r in used for t in (*r.views.tables, *r.views.scratch)]
     ledger = RebuildLedger(conn)
     stages: list[_Stage] = []
@@ -306,7 +363,8 @@ async def rebuild(
             sender = FeedSender()
             handler: Handler = await _open(sub)
             pipeline = Pipeline(sub, handler, ledger, Relay(ledger, sender), backoff=(0.0, 0.0))
-            stages.append(_Stage(r.name, sub, pipeline, sender, rebuilt=r.name in targets))
+            rebuilt = r.name in targets
+            stages.append(_Stage(r.name, sub, pipeline, sender, rebuilt, r.views.settle))
     feed = Feed(stages, route)
     await _shadow(conn, tables)
     try:
@@ -318,7 +376,9 @@ async def rebuild(
             ledger_days=ledger_days,
             on_total=on_total,
             on_progress=on_progress,
+            order=order,
         )
+        await feed.settle(conn)
         timings["feed"] = time.monotonic() - started
         async with conn.transaction():
             await _swap(
@@ -328,6 +388,7 @@ async def rebuild(
                 window=window,
                 seen_late=seen_late,
                 on_progress=on_progress,
+                order=order,
             )
     finally:
         await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
@@ -335,6 +396,16 @@ async def rebuild(
     timings["total"] = time.monotonic() - started
     feed.report.seconds = {k: round(v, 2) for k, v in timings.items()}
     return feed.report
+
+
+def _needed(chain: Sequence[Rebuildable], targets: Sequence[str]) -> list[Rebuildable]:
+    """The targets and, transitively, the services whose records they read, in chain order."""
+    wanted = set(targets)
+    for i in range(len(chain) - 1, -1, -1):
+        r = chain[i]
+        if r.name in wanted:
+            wanted.update(p.name for p in chain[:i] if r.reads is None or p.name in r.reads)
+    return [r for r in chain if r.name in wanted]
 
 
 async def _feed_history(
@@ -346,6 +417,7 @@ async def _feed_history(
     ledger_days: float,
     on_total: Callable[[int], None],
     on_progress: Callable[[int], None],
+    order: str = _ORDER,
 ) -> tuple[datetime, set[UUID]]:
     """Every event of one snapshot of ``events`` through the stages; returns the window of
     late commits to look at again at the swap and the ids already fed in it."""
@@ -354,7 +426,7 @@ async def _feed_history(
         recent_since = snapshot_at - timedelta(days=ledger_days)
         on_total(await reader.fetchval("SELECT count(*) FROM events"))
         await reader.execute(
-            f"DECLARE rebuild_events NO SCROLL CURSOR FOR SELECT {_COLUMNS} FROM events {_ORDER}"
+            f"DECLARE rebuild_events NO SCROLL CURSOR FOR SELECT {_COLUMNS} FROM events {order}"
         )
         window = snapshot_at - timedelta(minutes=10)
         seen_late: set[UUID] = set()
@@ -375,6 +447,7 @@ async def _swap(
     window: datetime,
     seen_late: set[UUID],
     on_progress: Callable[[int], None],
+    order: str = _ORDER,
 ) -> None:
     """Claims first (a live batch holding one is waited for), then the live views locked against
     writers, the late events fed, the live tables replaced."""
@@ -384,12 +457,13 @@ async def _swap(
     delta = [
         r
         for r in await conn.fetch(
-            f"SELECT {_COLUMNS} FROM public.events WHERE recorded_at >= $1 {_ORDER}", window
+            f"SELECT {_COLUMNS} FROM public.events WHERE recorded_at >= $1 {order}", window
         )
         if r["event_id"] not in seen_late
     ]
     if delta:
         await feed.chunk(delta, recent_since=None)
+        await feed.settle(conn)
         await _keep_claims(conn, feed)
         await _claim(conn)
         on_progress(len(delta))

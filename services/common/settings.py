@@ -83,6 +83,14 @@ def read_state(data_dir: Path | None = None) -> dict[str, object] | None:
     return state
 
 
+def stack_url(service: str, data_dir: Path | None = None) -> str | None:
+    """Where the running dev stack's web ``service`` (``ops``, ``ingress``) listens, as
+    ``http://host:port`` (its state file's ``<service>_url``); ``None`` when no stack says."""
+    state = read_state(data_dir)
+    url = state.get(f"{service}_url") if state else None
+    return url.rstrip("/") if isinstance(url, str) and url else None
+
+
 def resolve_endpoints(
     bootstrap_servers: str | None = None, database_url: str | None = None
 ) -> Endpoints:

@@ -32,13 +32,21 @@ CONSUMER = "conferences"
 
 VIEWS = Views(
     tables=(
-        "conference_children", "conference_referrals", "conference_enquiries", "conferences",
-        "conference_invitations", "conference_reports", "cp_plans",
+        "conference_children",
+        "conference_referrals",
+        "conference_enquiries",
+        "conferences",
+        "conference_invitations",
+        "conference_reports",
+        "cp_plans",
     ),
     processing_time=dict.fromkeys(
         (
-            "conference_children", "conference_referrals", "conference_enquiries",
-            "conferences", "cp_plans",
+            "conference_children",
+            "conference_referrals",
+            "conference_enquiries",
+            "conferences",
+            "cp_plans",
         ),
         ("updated_at",),
     ),

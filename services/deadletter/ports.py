@@ -1,9 +1,10 @@
 """What the dead-letter use cases need from the outside world.
 
 ``LetterStore`` is the ``deadletters`` table inside the pipeline's transaction (keeping letters);
-``ReplayBook`` is the same table as ``frontdoor dlq replay`` sees it (choosing letters, marking
-them replayed and un-claiming them so that one failing again is kept again). Records go back on
-their topics through the shared ``services.common.publishing.Publisher`` port.
+``ReplayBook`` is the same table as a replay sees it (choosing letters, marking them replayed and
+un-claiming them so that one failing again is kept again, auditing each replay in
+``deadletter_replays``). Records go back on their topics through the shared
+``services.common.publishing.Publisher`` port.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Protocol
 from uuid import UUID
 
 from services.deadletter.domain.letters import KeptLetter, Letter
-from services.deadletter.domain.replay import StoredLetter
+from services.deadletter.domain.replay import ReplayAudit, StoredLetter
 
 
 class LetterStore(Protocol):
@@ -32,8 +33,9 @@ class ReplayBook(Protocol):
         """The letters with ``ids`` (any state), else those waiting with ``reason`` (or all)."""
         ...
 
-    async def take(self, ids: Sequence[int]) -> list[int]:
-        """Mark those still waiting replayed and un-claim them; the ids taken."""
+    async def take(self, ids: Sequence[int], *, audit: ReplayAudit) -> list[int]:
+        """Mark those still waiting replayed, un-claim them and audit the replay (who, when,
+        the ids taken, the filters); the ids taken."""
         ...
 
     async def give_back(self, ids: Sequence[int]) -> None:

@@ -1,13 +1,16 @@
 """Composition root of the ops service: the only place that wires its adapters.
 
 ``build_api`` gives the FastAPI app whose lifespan opens a small PostgreSQL pool and the Kafka lag
-source, and runs three background loops for as long as the app lives: the lag poll (every
-``poll_interval_seconds``), the board refresh (same interval) and the ``partner.events`` tail
-that times event-to-view latency. ``run`` serves it with uvicorn until SIGTERM/SIGINT
-(``frontdoor worker ops``). The ops service owns two tables, its staff credentials and their
-failed sign-ins (``migrations/``, applied here and by ``frontdoor init``); otherwise it only
-reads the other services'. The door (``guard.py``) is wired here: the shared authenticator over
-``ops_credentials``, the session secret, the ``/metrics`` token.
+source, and runs four background loops for as long as the app lives: the lag poll (every
+``poll_interval_seconds``, each round also written to the lag history), the board refresh (same
+interval), the history's retention (every ``history_prune_seconds``, on
+``services.common.periodic``) and the ``partner.events`` tail that times event-to-view latency.
+``run`` serves it with uvicorn until SIGTERM/SIGINT (``frontdoor worker ops``). The ops service
+owns three tables, its staff credentials, their failed sign-ins and the lag history
+(``migrations/``, applied here and by ``frontdoor init``); otherwise it only reads the other
+services'. The door (``guard.py``) is wired here: the shared authenticator over
+``ops_credentials``, the session secret, the ``/metrics`` token; and the dead-letter console
+(``adapters/deadletters.py``: the dead-letter service's own replay over this pool).
 """
 
 from __future__ import annotations
@@ -30,17 +33,21 @@ from services.common.auth_failures import PostgresAuthFailures
 from services.common.authentication import Authenticator
 from services.common.calendar import WorkingCalendar
 from services.common.db import create_pool, migrate
+from services.common.periodic import every
 from services.common.settings import Endpoints
 from services.ops.adapters.credentials import OpsCredentialStore
+from services.ops.adapters.deadletters import PostgresDeadLetterConsole
+from services.ops.adapters.history import PostgresLagHistory
 from services.ops.adapters.kafka_lag import KafkaLagSource
 from services.ops.adapters.latency import PublishTail
 from services.ops.adapters.postgres import PostgresOpsStore
 from services.ops.api import OpsRuntime, create_app
 from services.ops.config import OpsSettings
+from services.ops.domain.history import HistoryWindow
 from services.ops.domain.lag import LagBoard
 from services.ops.domain.latency import PublishLedger
 from services.ops.guard import OpsAccess
-from services.ops.handlers import BoardRefresher, LagPoller
+from services.ops.handlers import BoardRefresher, LagHistory, LagPoller
 from services.ops.metrics import OpsMetrics
 
 log = structlog.get_logger(__name__)
@@ -113,6 +120,14 @@ def build_api(endpoints: Endpoints, settings: OpsSettings | None = None) -> Fast
         await migrate(endpoints.database_url, [MIGRATIONS])
         pool = await create_pool(endpoints.database_url, max_size=settings.pool_size)
         source = KafkaLagSource(endpoints.bootstrap_servers, clock=_now)
+        history_store = PostgresLagHistory(pool)
+        history = LagHistory(
+            history_store,
+            window=HistoryWindow(keep_hours=settings.history_hours),
+            clock=_now,
+            poll_interval=settings.poll_interval_seconds,
+            chunk=settings.history_prune_chunk,
+        )
         poller = LagPoller(
             source,
             board=LagBoard(
@@ -121,6 +136,7 @@ def build_api(endpoints: Endpoints, settings: OpsSettings | None = None) -> Fast
                 throughput_window=timedelta(seconds=settings.throughput_window_seconds),
             ),
             interval=settings.poll_interval_seconds,
+            history=history_store,
         )
         ledger = PublishLedger()
         metrics = OpsMetrics(lag=lambda: poller.report, boards=lambda: refresher.boards)
@@ -141,6 +157,8 @@ def build_api(endpoints: Endpoints, settings: OpsSettings | None = None) -> Fast
             bootstrap_servers=endpoints.bootstrap_servers,
             clock=_now,
             access=build_access(pool, settings),
+            history=history,
+            console=PostgresDeadLetterConsole(pool, endpoints.bootstrap_servers),
         )
         app.state.ops = runtime
         stop = asyncio.Event()
@@ -152,6 +170,17 @@ def build_api(endpoints: Endpoints, settings: OpsSettings | None = None) -> Fast
                 asyncio.create_task(
                     refresher.run(stop, interval=settings.poll_interval_seconds),
                     name="ops-boards",
+                )
+            )
+            tasks.append(
+                asyncio.create_task(
+                    every(
+                        settings.history_prune_seconds,
+                        stop,
+                        history.prune_once,
+                        name="ops-history-prune",
+                    ),
+                    name="ops-history-prune",
                 )
             )
             if settings.track_latency:

@@ -6,7 +6,10 @@ window holds 10 commits per partition (so a stopped consumer shows within about 
 traffic); each partition's produce timeline keeps 300 log-end samples; throughput is averaged over
 10 seconds; the dead-letter panel lists the 10 newest, the lane-refusal panel the 10 newest
 refusals (``newest_deadletters`` sets both) and the workforce section the 20 newest allocation
-alerts (``workforce_alerts``). The workforce section's caseload rules are the shipped profiles
+alerts (``workforce_alerts``). Every poll round's lag and throughput is kept in PostgreSQL
+for ``history_hours`` (``FRONTDOOR_OPS_HISTORY_HOURS``, 48; at most 31 days) for the dashboard's
+history chart; older samples are deleted every ``history_prune_seconds`` (300) in chunks of
+``history_prune_chunk`` rows (5000). The workforce section's caseload rules are the shipped profiles
 (``services/workforce/policies/workforce.toml``), as ``frontdoor workforce`` reads them.
 
 Authentication (``guard.py``): staff keys are verified with the shared authenticator, each
@@ -38,6 +41,9 @@ class OpsSettings(BaseSettings):
     newest_deadletters: int = Field(default=10, ge=1, le=100)
     workforce_alerts: int = Field(default=20, ge=1, le=500)
     track_latency: bool = True
+    history_hours: float = Field(default=48.0, gt=0, le=24 * 31)
+    history_prune_seconds: float = Field(default=300.0, gt=0)
+    history_prune_chunk: int = Field(default=5000, ge=1)
     pool_size: int = Field(default=2, ge=1)
     auth_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     auth_failures_per_addr: int = Field(default=30, ge=1)

@@ -17,6 +17,15 @@ asking for HTML gets the login form, still 401); a credential whose role the rou
 compared in constant time) or an ops credential, or anyone when ``FRONTDOOR_METRICS_OPEN=true``.
 No key, secret or cookie value is ever logged; a refusal logs the path, the code and the claimed
 credential id.
+
+**Cross-site requests.** A request that changes something (any method but GET/HEAD/OPTIONS, e.g.
+``POST /api/deadletters/replay``) made with the session *cookie* must also come from the page
+itself, three checks deep: the cookie is ``SameSite=Strict`` (a browser does not send it with a
+request another site starts); the request carries the header ``X-Frontdoor-CSRF: 1`` (a header
+another site's page can only send after a CORS preflight, which this app never grants — a form
+cannot send it at all); and a browser's ``Origin`` (when sent) names this host and its
+``Sec-Fetch-Site`` (when sent) is ``same-origin``. Failing any is 403 ``cross_site_request``.
+A bearer key needs none of this: no browser attaches an ``Authorization`` header by itself.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import structlog
 from fastapi import FastAPI, Request
@@ -52,6 +61,9 @@ SESSION_EXPIRED = "session_expired"
 ROLE_NOT_PERMITTED = "role_not_permitted"
 AUTH_UNAVAILABLE = "auth_unavailable"
 NOT_READY = "not_ready"
+CROSS_SITE_REQUEST = "cross_site_request"
+CSRF_HEADER = "x-frontdoor-csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER_SECONDS = 5
 
 _TITLES = {
@@ -63,6 +75,7 @@ _TITLES = {
     ROLE_NOT_PERMITTED: "Your role may not use this page",
     AUTH_UNAVAILABLE: "The credential could not be checked",
     NOT_READY: "The ops service is starting",
+    CROSS_SITE_REQUEST: "A change made with the session cookie must come from the ops page",
 }
 
 
@@ -231,8 +244,40 @@ async def guard(request: Request, call_next: Callable[[Request], Awaitable[Respo
     admitted = await _admit(request, access, path)
     if isinstance(admitted, Response):
         return admitted
+    if (refused := _cross_site(request, admitted, path)) is not None:
+        return refused
     request.state.caller = admitted
     return await call_next(request)
+
+
+def _same_site(request: Request) -> bool:
+    """The request carries the page's header and no browser says it came from elsewhere."""
+    if request.headers.get(CSRF_HEADER) != "1":
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        return False
+    return request.headers.get("sec-fetch-site", "same-origin") in {"same-origin", "none"}
+
+
+def _cross_site(request: Request, caller: Credential[OpsRole], path: str) -> Response | None:
+    """403 for a change made with the session cookie from anywhere but the ops page."""
+    if request.method in SAFE_METHODS or request.headers.get("authorization"):
+        return None
+    if _same_site(request):
+        return None
+    log.warning(
+        "ops_request_refused",
+        path=path,
+        code=CROSS_SITE_REQUEST,
+        credential_id=caller.credential_id,
+    )
+    return problem(
+        CROSS_SITE_REQUEST,
+        403,
+        f"send the header '{CSRF_HEADER.title()}: 1' from the ops page itself (same origin), "
+        "or use a bearer key",
+    )
 
 
 async def _admit(request: Request, access: OpsAccess, path: str) -> Credential[OpsRole] | Response:

@@ -3,14 +3,16 @@ refusals, workforce) fresh.
 
 `LagPoller.poll_once` reads one `Observation` through an `ObservationSource` port (the broker in
 production) and folds it into the pure `LagBoard`; its newest `LagReport` is what the dashboard,
-``/metrics`` and ``frontdoor lag`` show. `BoardRefresher.refresh_once` reads the SLA rows, SLA
-totals, dead letters, lane refusals and the workforce's read model through a `BoardStore` port,
-assembles the boards with the pure domain, and settles the event-to-view latency ledger
-(publishes seen on ``partner.events`` matched with ``events.recorded_at``), handing each latency
-to ``on_latency`` (the Prometheus histogram in production, a list in tests). Each `run`
-repeats its step every ``interval`` seconds and keeps the last error instead of dying; the web
-page and ``/metrics`` read the newest results, so however many people watch, the broker and the
-database are asked once per interval.
+``/metrics`` and ``frontdoor lag`` show; with a `HistoryStore` it also writes the round's samples
+(``domain/history.py``) there, one write a round. `LagHistory` reads those back as the
+dashboard's chart lines and applies their retention. `BoardRefresher.refresh_once` reads the
+SLA rows, SLA totals, dead letters, lane refusals and the workforce's read model through a
+`BoardStore` port, assembles the boards with the pure domain, and settles the event-to-view
+latency ledger (publishes seen on ``partner.events`` matched with ``events.recorded_at``),
+handing each latency to ``on_latency`` (the Prometheus histogram in production, a list in
+tests). Each `run` repeats its step every ``interval`` seconds and keeps the last error instead of
+dying; the web page and ``/metrics`` read the newest results, so however many people watch, the
+broker and the database are asked once per interval.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -35,6 +37,15 @@ from services.ops.domain.boards import (
     SlaTotals,
     deadletter_panel,
     sla_board,
+)
+from services.ops.domain.history import (
+    HistoryBucket,
+    HistorySample,
+    HistoryWindow,
+    LagHistoryReport,
+    bucket_seconds,
+    history_series,
+    samples,
 )
 from services.ops.domain.lag import LagBoard, LagReport, Observation, observe
 from services.ops.domain.lanes import AgencyRefusals, LaneRefusal, LaneRefusalPanel, lane_panel
@@ -54,16 +65,38 @@ class ObservationSource(Protocol):
     async def observe(self) -> Observation: ...
 
 
-class LagPoller:
-    """Polls a `KafkaLagSource` every ``interval`` seconds; ``report`` is the newest result."""
+class HistoryStore(Protocol):
+    """Where the lag history is kept (``ops_lag_history`` in production)."""
 
-    def __init__(self, source: ObservationSource, *, board: LagBoard, interval: float) -> None:
+    async def record(self, samples: Sequence[HistorySample]) -> None: ...
+    async def buckets(
+        self, since: datetime, until: datetime, *, bucket_seconds: int
+    ) -> list[HistoryBucket]: ...
+    async def prune(self, before: datetime, *, limit: int) -> int: ...
+
+
+class LagPoller:
+    """Polls a `KafkaLagSource` every ``interval`` seconds; ``report`` is the newest result.
+
+    With a ``history`` store, each round's report is also written there (one write a round); a
+    write that fails is logged and kept in ``history_error``, and never fails the poll."""
+
+    def __init__(
+        self,
+        source: ObservationSource,
+        *,
+        board: LagBoard,
+        interval: float,
+        history: HistoryStore | None = None,
+    ) -> None:
         self._source = source
         self._board = board
+        self._history = history
         self.interval = interval
         self.report: LagReport | None = None
         self.polled_at: datetime | None = None
         self.last_error: str | None = None
+        self.history_error: str | None = None
 
     @property
     def window_size(self) -> int:
@@ -73,7 +106,18 @@ class LagPoller:
         observation = await self._source.observe()
         self._board, report = observe(self._board, observation)
         self.report, self.polled_at, self.last_error = report, observation.at, None
+        if self._history is not None:
+            await self._keep(self._history, report)
         return report
+
+    async def _keep(self, history: HistoryStore, report: LagReport) -> None:
+        try:
+            await history.record(samples(report))
+        except (StoreUnavailableError, OSError, TimeoutError) as exc:
+            self.history_error = f"{type(exc).__name__}: {exc}"
+            log.warning("lag_history_write_failed", error=type(exc).__name__)
+        else:
+            self.history_error = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; an error is logged, kept in ``last_error`` and retried."""
@@ -88,6 +132,68 @@ class LagPoller:
             delay = max(0.0, self.interval - (loop.time() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+class LagHistory:
+    """Lag and throughput over time: the chart's lines for the last hours, and the retention.
+
+    `read(hours)` answers from the store in buckets (at most ``MAX_POINTS`` a line); the answer
+    for the same hours is reused for ``reuse_seconds`` (the poll interval: nothing newer exists
+    before then), so many dashboards cost one read. `prune_once` deletes what is past the
+    window in chunks of ``chunk`` rows, at most ``chunks_per_round`` of them, and returns how
+    many rows went; the background loop calls it every few minutes.
+    """
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        *,
+        window: HistoryWindow,
+        clock: Callable[[], datetime],
+        poll_interval: float,
+        chunk: int = 5000,
+        chunks_per_round: int = 20,
+    ) -> None:
+        self._store = store
+        self.window = window
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._chunk = chunk
+        self._chunks_per_round = chunks_per_round
+        self._answered: dict[float, tuple[datetime, LagHistoryReport]] = {}
+
+    async def read(self, hours: float | None = None) -> LagHistoryReport:
+        span = self.window.hours(hours)
+        now = self._clock()
+        kept = self._answered.get(span)
+        if kept is not None and (now - kept[0]).total_seconds() < self._poll_interval:
+            return kept[1]
+        since = now - timedelta(hours=span)
+        width = bucket_seconds(span, at_least=self._poll_interval)
+        groups, topics = history_series(await self._store.buckets(since, now, bucket_seconds=width))
+        report = LagHistoryReport(
+            since=since,
+            until=now,
+            hours=span,
+            kept_hours=self.window.keep_hours,
+            bucket_seconds=width,
+            groups=groups,
+            topics=topics,
+        )
+        self._answered = {span: (now, report)}
+        return report
+
+    async def prune_once(self) -> int:
+        before = self.window.cutoff(self._clock())
+        deleted = 0
+        for _ in range(self._chunks_per_round):
+            gone = await self._store.prune(before, limit=self._chunk)
+            deleted += gone
+            if gone < self._chunk:
+                break
+        if deleted:
+            log.info("lag_history_pruned", rows=deleted, before=before.isoformat())
+        return deleted
 
 
 class StoreUnavailableError(RuntimeError):

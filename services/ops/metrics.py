@@ -20,6 +20,10 @@ unchanged:
 and frontdoor's: ``frontdoor_consumergroup_status{consumergroup,status}`` (1 for the group's
 Burrow status, OK / WARN / ERR), ``frontdoor_sla_open{kind}``, ``frontdoor_sla_overdue{kind}``,
 ``frontdoor_sla_breached_total{kind}`` (clocks ever breached),
+``frontdoor_sla_breach_announce_delay_seconds{kind}`` (the longest wait from a deadline to its
+breach being recorded by the SLA scanner, among breaches of the last 15 minutes; 0 when none),
+``frontdoor_sla_breach_unannounced_seconds{kind}`` (how long the oldest clock past its deadline has
+waited for its breach to be recorded at all; 0 when none: a stopped scanner shows here first),
 ``frontdoor_deadletter_total{reason}`` (dead letters ever received),
 ``frontdoor_agency_not_permitted_total{agency}`` (records intake refused for leaving their
 speaker's lane, per claimed agency, every agency listed from zero: any increase is a security
@@ -110,10 +114,29 @@ def _board_families(boards: Boards) -> Iterable[Metric]:
     breached = CounterMetricFamily(
         "frontdoor_sla_breached", "SLA clocks ever breached.", labels=["kind"]
     )
-    for kind in sorted(totals.open.keys() | totals.overdue.keys() | totals.breached.keys()):
+    delay = GaugeMetricFamily(
+        "frontdoor_sla_breach_announce_delay_seconds",
+        "Longest wait from a deadline to its breach being recorded, over the last 15 minutes.",
+        labels=["kind"],
+    )
+    waiting = GaugeMetricFamily(
+        "frontdoor_sla_breach_unannounced_seconds",
+        "How long the oldest clock past its deadline has waited for its breach to be recorded.",
+        labels=["kind"],
+    )
+    kinds = (
+        totals.open.keys()
+        | totals.overdue.keys()
+        | totals.breached.keys()
+        | totals.announce_delay.keys()
+        | totals.unannounced.keys()
+    )
+    for kind in sorted(kinds):
         open_.add_metric([kind], totals.open.get(kind, 0))
         overdue.add_metric([kind], totals.overdue.get(kind, 0))
         breached.add_metric([kind], totals.breached.get(kind, 0))
+        delay.add_metric([kind], totals.announce_delay.get(kind, 0.0))
+        waiting.add_metric([kind], totals.unannounced.get(kind, 0.0))
     dead = CounterMetricFamily(
         "frontdoor_deadletter", "Dead letters received, by dlq.reason.", labels=["reason"]
     )
@@ -127,7 +150,7 @@ def _board_families(boards: Boards) -> Iterable[Metric]:
     )
     for line in boards.lanes.by_agency:
         refused.add_metric([line.agency], line.total)
-    return (open_, overdue, breached, dead, refused)
+    return (open_, overdue, breached, delay, waiting, dead, refused)
 
 
 class OpsCollector(Collector):

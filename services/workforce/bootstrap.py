@@ -6,6 +6,7 @@ the directory; a referral also starts the referral → allocation clock) → the
 on the shared pipeline and the default runtime. The profiles (dated rules) and the working-day
 calendar are loaded once, refusing to start on a bad profiles file. One task per subscription
 feeds its parked events (named an id before the directory caught up) through the pipeline again.
+``VIEWS`` is what ``frontdoor rebuild --view workforce`` recomputes from ``events``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from schemas.events.workforce import DIRECTORY_KEY
 from schemas.topics import CASEWORK, WORKFORCE
 from services.common import runtime
 from services.common.calendar import WorkingCalendar
+from services.common.deadletter import Origin
 from services.common.periodic import every
 from services.common.pipeline import Handler, HandlerFactory, Pipeline, Subscription
+from services.common.rebuild import Views
 from services.common.runtime import Resources, Service
 from services.common.settings import Endpoints
 from services.workforce.adapters.postgres import PostgresWorkforceStore
@@ -37,6 +42,62 @@ CASEWORK_TYPES = frozenset(
 """Casework events that name a team (and maybe a worker) the directory must know. Not
 ``ooh.action_recorded``: its ``worker`` is the night worker signed in to the out-of-hours watch
 (an account name), not yet a directory id."""
+
+_EVER = datetime.min.replace(tzinfo=UTC)
+
+
+async def settle(conn: Any, consumer: str) -> Sequence[Origin]:
+    """The rebuild's ``refeed``: parked events the directory has now caught up with (never the
+    processing-time expiry — a rebuild does not wait, so it decides nothing by waiting)."""
+    return await PostgresWorkforceStore(conn).ready(consumer, expired_before=_EVER, limit=500)
+
+
+_PARKED = "{shadow}.workforce_parked s"
+_LIVE_TWIN = "l.consumer = s.consumer AND l.event_id = s.event_id"
+
+VIEWS = Views(
+    tables=(
+        "workforce_teams",
+        "workforce_workers",
+        "workforce_leave",
+        "workforce_asye_pauses",
+        "workforce_asye_reviews",
+        "workforce_sessions",
+        "workforce_case_entries",
+        "workforce_allocations",
+        "workforce_referrals",
+        "workforce_audits",
+        "workforce_clocks",
+        "workforce_alerts",
+        "workforce_directory_through",
+        "workforce_parked",
+    ),
+    processing_time={"workforce_parked": ("parked_at",)},
+    # the directory before the children: an allocation or a referral finds its team and worker
+    # (read per child, the directory's key sorts last and everything would wait for it)
+    read_first=(DIRECTORY_KEY,),
+    settle=settle,
+    keep_from_live=(
+        # still parked once the whole history is in: the id is unknown and the directory has
+        # not reached the event's time. Unclaimed (as ``Unit.defer`` leaves it), so the live
+        # worker decides it when the directory moves on or the park runs out ...
+        f"DELETE FROM public.processed_events e USING {_PARKED} "
+        "WHERE e.consumer = s.consumer AND e.event_id = s.event_id",
+        # ... counted from when the live worker parked it, not from the rebuild ...
+        f"UPDATE {_PARKED} SET parked_at = l.parked_at FROM public.workforce_parked l "
+        f"WHERE {_LIVE_TWIN}",
+        # ... and kept only if the live worker holds it too: one it refused already stays
+        # refused (no second dead letter), one it has not read yet it parks itself
+        f"DELETE FROM {_PARKED} WHERE NOT EXISTS "
+        f"(SELECT 1 FROM public.workforce_parked l WHERE {_LIVE_TWIN})",
+    ),
+)
+"""The workforce's views (migrations/): the directory, its facts, the workforce clocks (its own
+``workforce_clocks``, which the SLA board reads beside ``sla_timers``: this service writes no
+row of the SLA service's tables, so the two rebuilds share nothing), the allocation alerts and
+the directory's progress. Every column is event time but ``workforce_parked.parked_at`` (the
+park's processing-time bound). The alerts a rebuild recomputes are not emitted again (the feed
+sends nothing to Kafka)."""
 
 
 def handler_factory(

@@ -6,35 +6,47 @@ or the event has waited ``park_seconds`` for it — a ``validation`` dead letter
 and the rule, never a new team. Until then the event is parked (``workforce_parked``, unclaimed:
 ``Unit.defer``) and fed through the pipeline again by the service's ``refeed`` task, because the
 directory travels on its own key and a replay can bring an allocation before the join; the fact
-is recorded; an allocation is checked against the caps and NQSW protections of the profile in
-force at its time and raises each alert once (the alert id is derived from the allocation's
-event id, claimed in ``workforce_alerts``, and emitted through the outbox with the batch); then
-the clocks of every worker and child the batch touched are recomputed from the stored facts, as
-of the event's own date. Only the park's bound reads processing time (``Unit.now``); no derived
-value does.
+is recorded; then the alerts of every worker whose allocations the batch touched (an allocation
+to them, the end of one of theirs, a change of their FTE or ASYE) are decided again from their
+allocation history in event time, from the earliest moment touched: each allocation against the
+caps and NQSW protections of the profile in force at its time and the worker's allocations open
+just before it. A new alert is raised once (its id derived from the allocation's event id and
+the rule, claimed in ``workforce_alerts``, emitted through the outbox with the batch); one that
+the fuller history no longer bears out (an earlier allocation, or the end of one, read after a
+later allocation from another child's partition) is withdrawn from the view — so the flags are
+the same in any interleaving; what was emitted stays emitted. Then the clocks of every worker and
+child the batch touched are recomputed from the stored facts, as of the event's own date. Only
+the park's bound reads processing time (``Unit.now``); no derived value does. Known limit: a
+worker's FTE is the latest recorded, not the one in force at each allocation.
 """
 
 from __future__ import annotations
 
 import heapq
 import uuid
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.envelope import LONDON, Agency, Source, Subject
+from schemas.envelope import LONDON
 from schemas.events.workforce import (
     DIRECTORY_KEY,
+    AlertRule,
     CaseType,
-    WorkforceAlertPayload,
-    WorkforceAlertRaised,
 )
 from schemas.topics import WORKFORCE
 from services.common.calendar import WorkingCalendar, end_of_day
 from services.common.pipeline import Delivery, Unit
 from services.common.publishing import event_record
-from services.workforce.domain.caseload import Allocation, Holder, check_allocation
-from services.workforce.domain.profiles import ProfileBook
+from services.workforce.domain.alerts import alert_id, alert_raised
+from services.workforce.domain.caseload import (
+    Allocated,
+    AllocationCheck,
+    Holder,
+    check_allocation,
+    held_before,
+)
+from services.workforce.domain.profiles import Profile, ProfileBook
 from services.workforce.domain.references import UnknownReferenceError, references
 from services.workforce.domain.supervision import (
     allocation_due,
@@ -46,11 +58,26 @@ from services.workforce.domain.supervision import (
 )
 from services.workforce.ports import Clock, Parked, StoreFor, WorkforceStore
 
-ALERT_NAMESPACE = uuid.UUID("0b7f3c1e-5a2d-5e4f-8c19-3d6a7b2e9f10")
-SYSTEM = "frontdoor-workforce"
 ALLOCATION_TYPES = frozenset({"child.allocated", "child.reallocated"})
-LOCKED = ALLOCATION_TYPES | {"referral.accepted"}
-"""A child's referral and allocations meet in ``workforce_referrals`` from two subscriptions."""
+ENDING_TYPES = ALLOCATION_TYPES | {"child.unallocated"}
+"""End the child's open allocation (``_end``): its worker's later allocations weigh less."""
+WORKER_TYPES = frozenset({"worker.joined", "worker.changed", "asye.completed"})
+"""Change what a worker's cap or NQSW protection is: all their alerts are decided again."""
+_EVER = datetime.min.replace(tzinfo=UTC)
+
+
+def children_touched(deliveries: Sequence[Delivery]) -> list[str]:
+    """Every child whose facts or clocks the batch writes — the subject of each event not about
+    the directory and each child a supervision session discussed — in lock order. The two
+    subscriptions (and the directory's own key) each write a child's clocks in their own
+    transaction from what they read: unserialised, a casework event could read the referral
+    still waiting while an allocation commits, and set the referral → allocation clock the
+    allocation had just dropped (a clock left open in one interleaving and not another)."""
+    touched = {d.event.subject.child_id for d in deliveries}
+    for d in deliveries:
+        if d.event.event_type == "supervision.held":
+            touched.update(entry.child_id for entry in getattr(d.event.payload, "children", ()))
+    return sorted(touched - {DIRECTORY_KEY})
 
 
 def _day(moment: datetime) -> Any:
@@ -88,10 +115,9 @@ class WorkforceHandler:
         store = self._store_for(unit.connection)
         workers: dict[str, datetime] = {}
         children: dict[str, datetime] = {}
+        alerting: dict[str, datetime] = {}  # worker → the earliest allocation time touched
         ordered = in_event_order(deliveries)
-        await store.lock_children(
-            sorted({d.event.subject.child_id for d in deliveries if d.event.event_type in LOCKED})
-        )
+        await store.lock_children(children_touched(deliveries))
         through = await store.directory_through()
         for d in ordered:
             event = d.event
@@ -101,8 +127,7 @@ class WorkforceHandler:
                 through = event.occurred_at if through is None else max(through, event.occurred_at)
                 await store.advance_directory(through)
             payload: Any = event.payload
-            if event.event_type in ALLOCATION_TYPES:
-                await self._check_allocation(unit, store, d)
+            await self._touched(store, event, alerting)
             if event.event_type == "referral.accepted":
                 await store.referral(event.subject.child_id, payload.referral_at, payload.team)
             elif event.event_type == "supervision.held":
@@ -123,6 +148,9 @@ class WorkforceHandler:
                 )
             else:
                 children[event.subject.child_id] = event.occurred_at
+        allocations = {d.event.event_id: d for d in deliveries}
+        for worker_id in sorted(alerting):
+            await self._alerts(unit, store, worker_id, alerting[worker_id], allocations)
         for worker_id, at in workers.items():
             await self._supervision_clocks(store, worker_id, at)
         for child_id in children:
@@ -169,65 +197,93 @@ class WorkforceHandler:
                 return UnknownReferenceError(field, kind), ref
         return None
 
-    async def _check_allocation(self, unit: Unit, store: WorkforceStore, d: Delivery) -> None:
-        event = d.event
+    async def _touched(
+        self, store: WorkforceStore, event: Any, alerting: dict[str, datetime]
+    ) -> None:
+        """Note, before ``event`` is recorded, whose alerts it may change and from when."""
         payload: Any = event.payload
-        worker = await store.worker(payload.worker_id)
-        team = await store.team(payload.team_id)
-        if worker is None or team is None:  # pragma: no cover - refused by _unknown first
+
+        def touch(worker_id: str, at: datetime) -> None:
+            alerting[worker_id] = min(at, alerting.get(worker_id, at))
+
+        if event.event_type in ENDING_TYPES:
+            at = payload.unallocated_at if event.event_type == "child.unallocated" else None
+            at = at or payload.allocated_at
+            held = await store.open_case(event.subject.child_id)
+            if held is not None and held.allocated_at < at:
+                touch(held.worker_id, at)
+            if event.event_type in ALLOCATION_TYPES:
+                touch(payload.worker_id, at)
+        elif event.event_type in WORKER_TYPES:
+            touch(payload.worker_id, _EVER)
+
+    async def _alerts(
+        self,
+        unit: Unit,
+        store: WorkforceStore,
+        worker_id: str,
+        since: datetime,
+        batch: Mapping[uuid.UUID, Delivery],
+    ) -> None:
+        """Decide the alerts of the worker's allocations made from ``since`` on, from the
+        history: raise those not yet raised, withdraw those it no longer bears out."""
+        worker = await store.worker(worker_id)
+        if worker is None:  # pragma: no cover - refused by _unknown first
             return
-        at: datetime = payload.allocated_at
-        profile = self._book.in_force(_day(at))
-        nqsw = worker.newly_qualified and (
-            worker.asye_completed_on is None or _day(at) < worker.asye_completed_on
-        )
-        holder = Holder(worker.worker_id, worker.fte, worker.case_holder, nqsw)
-        held = [
-            a
-            for a in await store.open_allocations(worker.worker_id)
-            if a.child_id != event.subject.child_id
-        ]
-        new = Allocation(
-            event.subject.child_id,
-            worker.worker_id,
-            CaseType(payload.case_type),
-            co_worked=payload.co_worker_id is not None,
-        )
-        check = check_allocation(profile, holder, held, new)
-        for rule in check.rules:
-            alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{event.event_id}:{rule.value}")
-            if not await store.claim_alert(
-                alert_id,
-                rule=rule.value,
-                worker_id=worker.worker_id,
-                child_id=event.subject.child_id,
-                team_id=team.team_id,
-                raised_at=at,
-            ):
+        history = await store.allocation_history(worker_id, since)
+        raised = await store.alert_ids(worker_id, since)
+        due: set[uuid.UUID] = set()
+        for a in sorted(history, key=lambda h: (h.allocated_at, str(h.event_id))):
+            if a.allocated_at < since:
                 continue
-            alert = WorkforceAlertRaised(
-                event_id=alert_id,
-                event_type="workforce.alert_raised",
-                schema_version=1,
-                occurred_at=at,
-                source=Source(agency=Agency.SOCIAL_CARE, system=SYSTEM, ref=str(event.event_id)),
-                subject=Subject(child_id=event.subject.child_id),
-                causation_id=event.event_id,
-                correlation_id=event.correlation_id,
-                payload=WorkforceAlertPayload(
-                    rule=rule,
-                    team_id=team.team_id,
-                    manager_id=team.manager_id,
-                    worker_id=worker.worker_id,
-                    allocation_event_id=event.event_id,
-                    raised_at=at,
-                    profile=profile.name,
-                    points=check.points_after,
-                    cap=check.cap,
-                ),
+            day = _day(a.allocated_at)
+            profile = self._book.in_force(day)
+            nqsw = worker.newly_qualified and (
+                worker.asye_completed_on is None or day < worker.asye_completed_on
             )
-            unit.emit(event_record(WORKFORCE.name, alert))
-            unit.note(d, alert=rule.value)
+            holder = Holder(worker.worker_id, worker.fte, worker.case_holder, nqsw)
+            check = check_allocation(profile, holder, held_before(history, a), a.allocation)
+            for rule in check.rules:
+                due.add(alert_id(a.event_id, rule))
+                if alert_id(a.event_id, rule) not in raised:
+                    cause = batch.get(a.event_id)
+                    await self._raise(
+                        unit, store, a, rule=rule, check=check, profile=profile, cause=cause
+                    )
+        await store.withdraw_alerts(sorted(raised - due))
+
+    async def _raise(
+        self,
+        unit: Unit,
+        store: WorkforceStore,
+        a: Allocated,
+        *,
+        rule: AlertRule,
+        check: AllocationCheck,
+        profile: Profile,
+        cause: Delivery | None,
+    ) -> None:
+        if not await store.claim_alert(
+            alert_id(a.event_id, rule),
+            rule=rule.value,
+            worker_id=a.allocation.worker_id,
+            child_id=a.allocation.child_id,
+            team_id=a.team_id,
+            raised_at=a.allocated_at,
+        ):
+            return
+        team = await store.team(a.team_id)
+        alert = alert_raised(
+            a,
+            rule,
+            check,
+            profile=profile.name,
+            manager_id=None if team is None else team.manager_id,
+            correlation_id=None if cause is None else cause.event.correlation_id,
+        )
+        unit.emit(event_record(WORKFORCE.name, alert))
+        if cause is not None:
+            unit.note(cause, alert=rule.value)
 
     async def _supervision_clocks(
         self, store: WorkforceStore, worker_id: str, at: datetime
@@ -288,11 +344,13 @@ class WorkforceHandler:
             )
 
     async def _child_clocks(self, store: WorkforceStore, child_id: str) -> None:
+        """The child's clocks from the stored facts alone: case oversight while allocated, the
+        referral → allocation clock while a referral waits — and neither otherwise, whatever
+        the batch (an allocation and its end read together left the referral's clock open)."""
         case = await store.open_case(child_id)
         if case is None:
             await store.drop_clock("case_oversight", child_id)
         else:
-            await store.drop_clock("allocation", child_id)
             last = case.last_entry or case.allocated_at
             profile = self._book.in_force(_day(case.allocated_at))
             due = oversight_due(profile, CaseType(case.case_type), _day(last))
@@ -308,7 +366,9 @@ class WorkforceHandler:
                 )
             )
         waiting = await store.waiting_referral(child_id)
-        if waiting is not None:
+        if waiting is None:
+            await store.drop_clock("allocation", child_id)
+        else:
             referral_at, team = waiting
             profile = self._book.in_force(_day(referral_at))
             due_on = allocation_due(profile, self._calendar, _day(referral_at))

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from schemas.envelope import EventBase
 from services.common.deadletter import Origin
-from services.workforce.domain.caseload import Allocation
+from services.workforce.domain.caseload import Allocated
 from services.workforce.domain.supervision import Leave
 
 
@@ -104,7 +104,14 @@ class WorkforceStore(Protocol):
     async def record(self, event: EventBase, *, flag: str | None = None) -> None:
         """Record the fact one workforce event states (``flag``: a session's, if not counted)."""
 
-    async def open_allocations(self, worker_id: str) -> Sequence[Allocation]: ...
+    async def allocation_history(self, worker_id: str, since: datetime) -> Sequence[Allocated]:
+        """The worker's allocations made from ``since`` on or still open then (the worker's row
+        locked: one worker's alerts are decided by one batch at a time)."""
+
+    async def alert_ids(self, worker_id: str, since: datetime) -> set[UUID]:
+        """The worker's alerts for allocations made from ``since`` on."""
+
+    async def withdraw_alerts(self, alert_ids: Sequence[UUID]) -> None: ...
 
     async def claim_alert(
         self,

@@ -17,12 +17,22 @@ At 1280, 1400 and 1920 px no two tables, no two panels and no table and its neig
 and the SLA board's tables fit their columns (``test-artifacts/dashboard-<width>.png``). The ops
 ``/docs`` renders Swagger UI with no request leaving the app (no CDN). Records refused by
 intake's real handler for leaving their lane turn the lane panel into a security-incident banner
-above everything else, per claimed agency, with the refusals listed and no payload.
+above everything else, per claimed agency, with the refusals listed and no payload. The history
+chart draws, from what the poller kept in PostgreSQL, a lag line for the intake group (and a
+throughput line for the topics the replay filled) with time labels on its axis and the current
+value in its legend, as inline SVG with nothing loaded from elsewhere
+(``test-artifacts/dashboard-history.png``); a manager is told it needs the ops role.
+
+The dead-letter console: a poisoned record kept by the real dead-letter worker is opened from its
+row (reason, origin, headers, value with the child's name and date of birth masked; the panel
+fits the window at 1280 and 1920 px) and replayed from the page — the confirmation names one
+letter, and after it exactly that record is back on its original topic.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,11 +45,14 @@ import pytest
 from schemas.roles import load_role_table
 from services.cli.replay import publish_lines, read_lines
 from services.common.embedded import free_port
+from services.common.kafka import ensure_topics
 from services.common.settings import Endpoints
 from services.ops.domain.access import OpsRole
 from services.simulate.cli import write_feed
-from tests.conftest import ROOT, Workers, wait_until
+from tests.conftest import ROOT, Workers, read_topic, wait_until
+from tests.integration.test_deadletter import letter_id, produce, stored
 from tests.integration.test_ops_auth import issue_ops_key
+from tests.integration.test_ops_deadletter_console import SECRETS, poisoned_letter
 from tests.integration.test_ops_workforce import refuse_through_intake
 from tests.lanes import matrix
 
@@ -133,6 +146,22 @@ OVERLAPS_JS = """() => {
            tables: [...document.querySelectorAll("main table")].filter(visible).map(
              (t) => [name(t), Math.round(t.getBoundingClientRect().width), t.parentElement.clientWidth]) };
 }"""
+
+HISTORY_JS = """() => {
+  const fig = (id) => document.getElementById(id);
+  const items = (id) => [...document.querySelectorAll('#' + id + ' .item')].map(
+    (e) => [e.dataset.series, e.querySelector('b').textContent]);
+  return {
+    lagSeries: Number(fig('hist-lag').dataset.series),
+    rateSeries: Number(fig('hist-rate').dataset.series),
+    plotted: document.querySelectorAll('#hist-lag-plot svg polyline.series, #hist-lag-plot svg circle.now').length,
+    lagLegend: items('hist-lag-legend'),
+    rateLegend: items('hist-rate-legend'),
+    ticks: [...document.querySelectorAll('#hist-lag-plot svg text.tick')].map((t) => t.textContent),
+    external: document.querySelectorAll('#history [href], #history img, #history image, #history use').length,
+  };
+}"""
+
 
 WORKFORCE_JS = """() => {
   const rows = (id) => document.querySelectorAll('#' + id + ' tbody tr:not(:has(td.empty))').length;
@@ -317,6 +346,25 @@ async def test_dashboard_shows_lag_and_sla_figures_change_after_a_replay(
             assert box["y"] < kpis["y"]  # above everything else
             await banner.screenshot(path=str(ARTIFACTS / "dashboard-lanes-incident.png"))
 
+            # the history chart, from the samples the poller kept in PostgreSQL since it started
+            async def history_drawn() -> dict[str, Any] | None:
+                shown: dict[str, Any] = await page.evaluate(HISTORY_JS)
+                groups = {name for name, _ in shown["lagLegend"]}
+                ready = shown["lagSeries"] >= 1 and shown["rateSeries"] >= 1
+                return shown if ready and "frontdoor-intake" in groups else None
+
+            chart = await wait_until(history_drawn, timeout=60, interval=1.0)
+            assert isinstance(chart, dict)
+            assert chart["plotted"] >= 1  # a line (or, with one bucket so far, its newest point)
+            assert any(re.fullmatch(r"\d\d:\d\d", t) for t in chart["ticks"]), chart["ticks"]
+            intake_now = dict(chart["lagLegend"])["frontdoor-intake"]
+            assert intake_now == "0" or intake_now.replace(",", "").isdigit(), intake_now
+            assert chart["rateLegend"], chart  # the replay's topics have a throughput line
+            assert chart["external"] == 0  # drawn by the page itself: no asset from anywhere
+            api = await (await page.request.get(f"{url}/api/history?hours=1")).json()
+            assert "frontdoor-intake" in {g["group"] for g in api["groups"]}
+            await page.locator("#history").screenshot(path=str(ARTIFACTS / "dashboard-history.png"))
+
             for width in (1280, 1400, 1920):
                 await page.set_viewport_size({"width": width, "height": 1100})
                 await page.wait_for_timeout(300)
@@ -351,6 +399,7 @@ async def test_dashboard_shows_lag_and_sla_figures_change_after_a_replay(
                 "document.body.dataset.refreshed && document.querySelector('#sla-total')"
             )
             assert await manager.locator("section.panel.lag.forbidden").count() == 1
+            await manager.wait_for_selector("section.panel.history.forbidden")  # ops only
             assert await manager.locator("section.panel.sla.forbidden").count() == 0
             await manager.wait_for_function(
                 "document.getElementById('workforce').dataset.ready === 'yes'"
@@ -375,3 +424,83 @@ async def test_dashboard_shows_lag_and_sla_figures_change_after_a_replay(
         finally:
             await browser.close()
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+async def test_dead_letter_console_opens_a_letter_masked_and_replays_it_after_confirmation(
+    endpoints: Endpoints, workers: Workers
+) -> None:
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    topic = f"e2e-console-{os.getpid()}-{free_port()}"
+    await ensure_topics(endpoints.bootstrap_servers, [(topic, 1)])
+    port = free_port()
+    workers.start("deadletter")
+    workers.start("ops", FRONTDOOR_OPS_PORT=str(port), FRONTDOOR_OPS_POLL_INTERVAL_SECONDS="1")
+    url = f"http://127.0.0.1:{port}"
+    key, value, headers = poisoned_letter(topic)
+    await produce(endpoints.bootstrap_servers, [(key, value, headers)])
+    [row] = await wait_until(lambda: stored(endpoints.database_url, [letter_id(headers)]))
+    ops_key = await issue_ops_key(endpoints.database_url, OpsRole.OPS, "e2e console")
+
+    async def healthy() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                return (await client.get(f"{url}/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await wait_until(healthy, timeout=90, interval=0.5)
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            await sign_in(page, url, ops_key)
+            letter_row = page.locator(f'#dlq-newest tr[data-id="{row["id"]}"]')
+            await letter_row.wait_for()
+            await letter_row.click()
+            dialog = page.locator("#dlq-letter")
+            await page.wait_for_function(
+                f"document.getElementById('dlq-letter').open"
+                f" && document.getElementById('dlq-letter').dataset.id === '{row['id']}'"
+            )
+            shown = await dialog.inner_text()
+            for secret in SECRETS:
+                assert secret not in shown, secret
+            assert "validation" in shown
+            assert topic in shown
+            assert "•••" in await page.locator("#dlq-letter-value").inner_text()
+            assert await page.locator("#dlq-letter-fields tbody tr").count() >= 1
+            for width in (1280, 1920):
+                await page.set_viewport_size({"width": width, "height": 900})
+                await page.wait_for_timeout(200)
+                fits = await page.evaluate(
+                    """() => {
+                      const d = document.getElementById('dlq-letter').getBoundingClientRect();
+                      const c = document.querySelector('#dlq-letter .content');
+                      return { inside: d.left >= 0 && d.right <= innerWidth,
+                               noSideScroll: c.scrollWidth <= c.clientWidth + 1 };
+                    }"""
+                )
+                assert fits == {"inside": True, "noSideScroll": True}, (width, fits)
+                await dialog.screenshot(path=str(ARTIFACTS / f"dashboard-deadletter-{width}.png"))
+
+            await page.click("#dlq-letter-replay")
+            confirm = page.locator("#dlq-confirm")
+            await page.wait_for_function("document.getElementById('dlq-confirm').open")
+            assert await confirm.get_attribute("data-count") == "1"
+            assert "1 dead letter will be re-sent" in await confirm.inner_text()
+            assert await read_topic(endpoints.bootstrap_servers, topic, 1) == []  # not yet
+            await page.click("#dlq-confirm-yes")
+            result = page.locator("#dlq-replay-result")
+            await result.wait_for()
+            await page.wait_for_function(
+                "document.getElementById('dlq-replay-result').textContent.startsWith('Re-sent')"
+            )
+            assert (await result.inner_text()).startswith("Re-sent 1 dead letter")
+        finally:
+            await browser.close()
+    records = await read_topic(endpoints.bootstrap_servers, topic, 1)
+    assert [(r.key, r.value) for r in records] == [(key, value)]

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 import psutil
 import pytest
 
@@ -40,19 +41,32 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None
     # ports of its own: `frontdoor dev` refuses to start when :8080 or :8000 is taken
     env["FRONTDOOR_OPS_PORT"] = str(free_port())
     env["FRONTDOOR_INGRESS_PORT"] = str(free_port())
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "dev"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    ops = f"http://127.0.0.1:{env['FRONTDOOR_OPS_PORT']}"
+    ingress = f"http://127.0.0.1:{env['FRONTDOOR_INGRESS_PORT']}"
+    printed = data_dir / "dev-stdout.txt"  # a file, not a pipe: nobody reads it while it runs
+    with printed.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "dev"],
+            env=env,
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+        )
     tracked: list[psutil.Process] = []
     try:
         state_file = data_dir / "state.json"
         await wait_until(state_file.exists, timeout=60)
         state = json.loads(state_file.read_text())
         assert state["pid"] == proc.pid
+        # the state file says where the web services listen; the banner, every address
+        assert (state["ops_url"], state["ingress_url"]) == (ops, ingress)
+        banner = str(
+            await wait_until(lambda: "Ctrl-C" in printed.read_text() and printed.read_text())
+        )
+        for address in (f"{ops}/", f"{ops}/docs", f"{ingress}/", f"{ingress}/docs"):
+            assert any(line.endswith(f" {address}") for line in banner.splitlines()), banner
+        assert f"{data_dir / 'logs'}/" in banner
+        assert str(state_file) in banner
 
         async def demo_events_recorded() -> int:
             conn = await asyncpg.connect(state["database_url"])
@@ -86,6 +100,16 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None
         )
         assert isinstance(json.loads(listing.stdout), list)
 
+        # `frontdoor lag` finds the ops service on its own port through the state file alone
+        # (no FRONTDOOR_OPS_PORT / _URL), and the printed docs answer
+        lag_env = {k: v for k, v in env.items() if not k.startswith("FRONTDOOR_OPS_")}
+        lag = await wait_until(lambda: _lag_from_ops_service(lag_env), timeout=60)
+        assert lag["bootstrap_servers"] == state["bootstrap_servers"]  # type: ignore[index]
+        key = {"Authorization": f"Bearer {state['ops_key']}"}
+        async with httpx.AsyncClient(timeout=10) as client:
+            assert (await client.get(f"{ops}/docs", headers=key)).status_code == 200
+            assert (await client.get(f"{ingress}/docs")).status_code == 200
+
         # every command of the README's block, as a reader runs them against the demo
         child = await _a_referred_child(state["database_url"])
         work = Path(tempfile.mkdtemp(prefix="frontdoor-readme-"))
@@ -113,6 +137,20 @@ async def test_dev_runs_everything_and_ctrl_c_leaves_no_process_behind() -> None
     alive = [p for p in tracked if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [p.cmdline() for p in alive]
     assert not (data_dir / "state.json").exists()
+
+
+def _lag_from_ops_service(env: dict[str, str]) -> dict[str, object] | None:
+    """``frontdoor lag --json``'s document when the ops service gave it (it has polled)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "lag", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    doc: dict[str, object] = json.loads(result.stdout)
+    return doc if doc.get("source") == "ops-service" else None
 
 
 async def _a_referred_child(dsn: str) -> str:

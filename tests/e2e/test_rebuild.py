@@ -4,9 +4,11 @@ The same simulated history is replayed on the real stack (embedded broker, Postg
 process per stream service) twice, shuffled differently across children (each child's own order
 kept), from empty tables each time; after the second, ``frontdoor rebuild`` (the real CLI entry
 point) recomputes every view from ``events``. All three must be identical row by row, leaving out
-only the processing-time columns the services declare (``services/cli/rebuild.py``). The views
-must be non-empty, and a history with one more contact must compare different — so the
-comparison can fail. The view comparison is bench/faults.py's, as in tests/faults.
+only the processing-time columns the services declare (``services/cli/rebuild.py``). The
+workforce worker runs too (the simulated council publishes its teams, workers, allocations and
+supervision): its tables are compared the same way, and nothing may be left parked waiting for
+the directory. The views must be non-empty, and a history with one more contact must compare
+different — so the comparison can fail. The view comparison is bench/faults.py's, as in tests/faults.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from services.common.settings import Endpoints
 from services.ops.adapters.kafka_lag import KafkaLagSource
 from services.simulate.cli import write_feed
 from tests.conftest import ROOT, Workers
+from tests.factories import put_in_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
 
-STREAM = ("intake", "screening", "sla", "outofhours", "conferences")
+STREAM = ("intake", "screening", "sla", "outofhours", "conferences", "workforce")
 
 
 def _faults() -> Any:
@@ -112,16 +115,19 @@ async def _quiet(
     behind: list[str] = []
     since = loop.time()
     while loop.time() < deadline:
-        now = await faults.fingerprint(endpoints.database_url)
+        # with the workforce's own progress: the facts it holds and what it has parked (an
+        # allocation read before its worker.joined, fed again by the worker's refeed task)
+        now = (await faults.fingerprint(endpoints.database_url), await _workforce(endpoints))
         if now != last:
             last, since = now, loop.time()
         # quiet: nothing changed for 2 s, no outbox row waits, and no clock is open past its
         # deadline (the scanner breaches a clock recorded late only after its grace; the CI run
         # compared one replay snapshotted before that round with one snapshotted after it)
         elif (
-            now[0] >= expected_events
-            and now[-3] == 0
-            and now[-1] == 0
+            now[0][0] >= expected_events
+            and now[0][-3] == 0
+            and now[0][-1] == 0
+            and now[1][-1] == 0
             and loop.time() - since >= 2
         ):
             behind = await _behind(endpoints.bootstrap_servers)
@@ -129,6 +135,20 @@ async def _quiet(
                 return
         await asyncio.sleep(0.5)
     raise AssertionError(f"the stack never went quiet: {last}, behind: {behind[:5]}")
+
+
+async def _workforce(endpoints: Endpoints) -> tuple[int, ...]:
+    """Rows of the workforce's facts and clocks, and (last) of its parked events."""
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        return tuple(
+            [
+                await conn.fetchval(f"SELECT count(*) FROM {table}")
+                for table in ("workforce_allocations", "workforce_clocks", "workforce_parked")
+            ]
+        )
+    finally:
+        await conn.close()
 
 
 async def _drain(endpoints: Endpoints, workers: Workers, *, timeout: float = 240) -> None:
@@ -202,27 +222,31 @@ async def test_two_interleavings_and_a_rebuild_give_identical_views(
     assert done.returncode == 0, done.stderr
     rebuilt = await faults.snapshot(endpoints.database_url, tables, excluded)
 
-    for view in ("screening_results", "sla_timers", "conferences", "ooh_crisis_items"):
+    for view in (
+        "screening_results",
+        "sla_timers",
+        "conferences",
+        "ooh_crisis_items",
+        "workforce_allocations",
+        "workforce_sessions",
+        "workforce_clocks",
+        "workforce_referrals",
+    ):
         assert sum(first[view].values()) > 0, view
-    assert faults.diff(first, second, tables) == {}
-    assert faults.diff(second, rebuilt, tables) == {}
+    # settled, nothing waits for the directory, in either replay or after the rebuild
+    for views in (first, second, rebuilt):
+        assert sum(views["workforce_parked"].values()) == 0
+    replays = faults.diff(first, second, tables)
+    assert replays == {}, replays
+    rebuilt_diff = faults.diff(second, rebuilt, tables)
+    assert rebuilt_diff == {}, rebuilt_diff
 
     # a different history (one more contact, not through Kafka) must compare different
     contact = orjson.loads(next(line for line in lines if b'"contact.received"' in line))
     contact["event_id"] = str(uuid.uuid4())
     conn = await asyncpg.connect(endpoints.database_url)
     try:
-        await conn.execute(
-            "INSERT INTO events (event_id, event_type, schema_version, occurred_at, child_id, "
-            "source_agency, content_hash, source_topic, source_partition, source_offset, body) "
-            "VALUES ($1, $2, 1, $3::text::timestamptz, $4, $5, '\\x00', 'test', 0, -1, $6::jsonb)",
-            uuid.UUID(contact["event_id"]),
-            contact["event_type"],
-            contact["occurred_at"],
-            contact["subject"]["child_id"],
-            contact["source"]["agency"],
-            orjson.dumps(contact).decode(),
-        )
+        await put_in_history(conn, contact)
     finally:
         await conn.close()
     done = _rebuild(endpoints, "--view", "screening")
@@ -234,5 +258,5 @@ async def test_two_interleavings_and_a_rebuild_give_identical_views(
 def test_an_unknown_view_is_refused_with_the_known_names(endpoints: Endpoints) -> None:
     done = _rebuild(endpoints, "--view", "nonsense")
     assert done.returncode == 2
-    assert "screening, conferences, outofhours, sla" in done.stderr
+    assert "screening, conferences, outofhours, sla, workforce" in done.stderr
     assert "Traceback" not in done.stderr

@@ -312,9 +312,11 @@ async def test_unreachable_database_is_one_line_not_a_traceback() -> None:
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "frontdoor dlq list: cannot reach the database or the broker (ConnectionRefusedError)"
-    ]
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "frontdoor dlq list: cannot reach the database or the broker (ConnectionRefusedError"
+    )
+    assert line.endswith("or start `frontdoor dev`")
 
 
 def raising_for(letter: uuid.UUID, base: Any) -> Any:
@@ -389,7 +391,8 @@ async def test_poisoned_batch_of_500_keeps_499_never_loops_the_one_that_raises_a
             for r in await read_topic(
                 endpoints.bootstrap_servers, DEADLETTER.name, DEADLETTER.partitions
             )
-            if r.value == poison[1] and header_map(tuple(r.headers))["dlq.reason"] == "processing"
+            if r.value == poison[1]
+            and header_map(tuple(r.headers))["dlq.reason"] == "processing"
             and header_map(tuple(r.headers)).get("dlq.original.topic") == DEADLETTER.name
         ]
         assert looped == []

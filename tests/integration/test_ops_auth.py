@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from starlette.routing import Mount, Route
 
 from services.common.credentials import CredentialAdmin
 from services.common.db import create_pool
+from services.common.kafka import ensure_topics
 from services.common.settings import Endpoints
 from services.ops.adapters.credentials import OpsCredentialStore
 from services.ops.bootstrap import build_api
@@ -48,8 +50,11 @@ EXPECTED: dict[str, frozenset[OpsRole]] = {
     "/api/me": EVERYONE,
     "/api/lag": frozenset({OPS}),
     "/api/throughput": frozenset({OPS}),
+    "/api/history": frozenset({OPS}),  # issue 14: lag and throughput over time
     "/api/sla": frozenset({OPS, MANAGER, ANALYST}),  # SLA read API: managers and analysts
     "/api/deadletters": frozenset({OPS}),  # may carry what a partner sent: ops only
+    "/api/deadletters/{letter_id:int}": frozenset({OPS}),  # issue 14: open a letter
+    "/api/deadletters/replay": frozenset({OPS}),  # issue 14: replay (GET preview, POST send)
     "/api/lanes": frozenset({OPS}),  # lane refusals: a security incident, for the platform team
     "/api/workforce": frozenset({OPS, MANAGER}),  # issue 13 §4: the team managers' section
     "/metrics": frozenset({OPS}),  # or the scrape token
@@ -110,8 +115,24 @@ async def ops_app(
             yield app, client
 
 
-PROBE = {"/docs/assets": "/docs/assets/swagger-ui.css"}
-"""What to ask for on a mount (a folder of files): one of its files."""
+PROBE = {
+    "/docs/assets": "/docs/assets/swagger-ui.css",
+    "/api/deadletters/{letter_id:int}": "/api/deadletters/{letter}",
+    "/api/deadletters/replay": "/api/deadletters/replay?id={letter}",
+}
+"""What to ask for on a mount (a folder of files): one of its files; on a route with a
+parameter: the probe letter (``letter``)."""
+
+
+def probe(path: str, letter: int) -> str:
+    return PROBE.get(path, path).replace("{letter}", str(letter))
+
+
+def probe_body(path: str, method: str, letter: int) -> dict[str, Any] | None:
+    """The body a POST needs to succeed: the replay of the probe letter, confirmed."""
+    if (path, method) == ("/api/deadletters/replay", "POST"):
+        return {"ids": [letter], "confirm": 1}
+    return None
 
 
 def routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -131,6 +152,35 @@ def routes(app: FastAPI) -> list[tuple[str, str]]:
 
 def guarded(app: FastAPI) -> list[tuple[str, str]]:
     return [(p, m) for p, m in routes(app) if p not in OPEN]
+
+
+@pytest.fixture(scope="module")
+def letter(endpoints: Endpoints) -> int:
+    """A dead letter waiting, from a topic of its own: what the console's routes are asked for
+    (the ops role's replay of it is the walk's one POST that succeeds)."""
+
+    async def keep() -> int:
+        topic = f"ops-auth-probe-{uuid.uuid4().hex[:8]}"
+        await ensure_topics(endpoints.bootstrap_servers, [(topic, 1)])
+        conn = await asyncpg.connect(endpoints.database_url)
+        try:
+            return int(
+                await conn.fetchval(
+                    """INSERT INTO deadletters (dlq_partition, dlq_offset, reason, exception_class,
+                           exception_message, original_topic, original_partition,
+                           original_offset, consumer_group, failed_at, record_key, record_value,
+                           record_headers)
+                       VALUES (0, 0, 'processing', 'ValueError', 'probe', $1, 0, 0,
+                               'frontdoor-intake', now(), 'child-1', '{"probe": true}',
+                               '{}'::jsonb)
+                       RETURNING id""",
+                    topic,
+                )
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(keep())
 
 
 @pytest.fixture(scope="module")
@@ -157,11 +207,13 @@ async def test_the_routes_under_test_are_every_route_the_app_has(endpoints: Endp
 
 
 async def test_every_route_answers_401_problem_json_without_a_credential(
-    endpoints: Endpoints,
+    endpoints: Endpoints, letter: int
 ) -> None:
     async with ops_app(endpoints) as (app, client):
         for path, method in guarded(app):
-            response = await client.request(method, PROBE.get(path, path))
+            response = await client.request(
+                method, probe(path, letter), json=probe_body(path, method, letter)
+            )
             assert_problem(response, 401, "missing_credentials")
             assert response.headers["www-authenticate"].startswith("Bearer")
         page = await client.get("/", headers={"Accept": "text/html"})
@@ -171,13 +223,18 @@ async def test_every_route_answers_401_problem_json_without_a_credential(
 
 
 async def test_every_route_is_403_to_a_wrong_role_and_200_to_a_right_one(
-    endpoints: Endpoints, keys: dict[OpsRole, str]
+    endpoints: Endpoints, keys: dict[OpsRole, str], letter: int
 ) -> None:
     counts = {"200": 0, "403": 0}
     async with ops_app(endpoints) as (app, client):
         for path, method in guarded(app):
             for role, key in keys.items():
-                response = await client.request(method, PROBE.get(path, path), headers=bearer(key))
+                response = await client.request(
+                    method,
+                    probe(path, letter),
+                    headers=bearer(key),
+                    json=probe_body(path, method, letter),
+                )
                 if role in EXPECTED[path]:
                     assert response.status_code == 200, (path, role, response.text)
                     counts["200"] += 1
@@ -191,7 +248,7 @@ async def test_every_route_is_403_to_a_wrong_role_and_200_to_a_right_one(
     assert "/api/sla" in me["may_open"]
     assert "/api/workforce" in me["may_open"]
     assert "/api/lanes" not in me["may_open"]
-    assert counts == {"200": 32, "403": 20}
+    assert counts == {"200": 36, "403": 32}
 
 
 async def test_a_path_no_route_has_is_401_then_404_and_no_spelling_slips_past_the_roles(

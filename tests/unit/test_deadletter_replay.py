@@ -11,8 +11,14 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.common.publishing import OutRecord
-from services.deadletter.domain.replay import ReplayRefusedError, StoredLetter
-from services.deadletter.handlers import replay_letters
+from services.deadletter.domain.replay import (
+    ReplayAudit,
+    ReplayChoice,
+    ReplayCountChangedError,
+    ReplayRefusedError,
+    StoredLetter,
+)
+from services.deadletter.handlers import preview_letters, replay_letters
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -22,6 +28,7 @@ class MemoryBook:
         self.letters = {le.id: le for le in letters}
         self.released: list[UUID] = []
         self.selects = 0
+        self.audits: list[tuple[ReplayAudit, list[int]]] = []
 
     async def select(self, ids: Sequence[int] | None, reason: str | None) -> list[StoredLetter]:
         self.selects += 1
@@ -33,8 +40,10 @@ class MemoryBook:
             if le.replayed_at is None and reason in (None, le.reason)
         ]
 
-    async def take(self, ids: Sequence[int]) -> list[int]:
+    async def take(self, ids: Sequence[int], *, audit: ReplayAudit | None = None) -> list[int]:
         taken = [i for i in ids if self.letters[i].replayed_at is None]
+        if audit is not None and taken:
+            self.audits.append((audit, taken))
         for i in taken:
             letter = self.letters[i]
             self.letters[i] = StoredLetter(**{**letter.__dict__, "replayed_at": NOW})
@@ -174,7 +183,7 @@ async def test_failed_send_gives_the_letters_back() -> None:
 async def test_letter_taken_by_a_concurrent_replay_is_not_sent_twice() -> None:
     book, sender = MemoryBook([letter(1), letter(2)]), MemoryPublisher()
     selected = await book.select(None, None)
-    await book.take([2])  # another `dlq replay` got there first
+    await book.take([2])  # another `dlq replay` got there first (its audit is not ours)
 
     async def stale_select(ids: Sequence[int] | None, reason: str | None) -> list[StoredLetter]:
         return selected
@@ -182,3 +191,83 @@ async def test_letter_taken_by_a_concurrent_replay_is_not_sent_twice() -> None:
     book.select = stale_select  # type: ignore[method-assign]
     assert await replay_letters(book, sender, ids=None, reason=None) == 1
     assert len(sender.sent) == 1
+
+
+def event(id_: int, event_type: str, agency: str, *, header: bool = True) -> StoredLetter:
+    value = (
+        f'{{"event_type": "{event_type}", "source": {{"agency": "{agency}"}}, '
+        '"payload": {"child": {"given_name": "Ada"}}}'
+    ).encode()
+    headers = (("event_type", event_type.encode()),) if header else ()
+    return StoredLetter(
+        id=id_,
+        letter_id=uuid4(),
+        reason="validation",
+        original_topic="partner.events",
+        key=b"child-1",
+        value=value,
+        headers=(*headers, ("dlq.reason", b"validation")),
+        replayed_at=None,
+    )
+
+
+async def test_event_type_and_agency_filters_choose_only_matching_letters() -> None:
+    book = MemoryBook(
+        [
+            event(1, "contact.received", "police"),
+            event(2, "contact.received", "health", header=False),  # type from the JSON
+            event(3, "police.da_notification", "police"),
+        ]
+    )
+    by_type = await preview_letters(book, ReplayChoice(event_type="contact.received"))
+    assert [le.id for le in by_type] == [1, 2]
+    by_agency = await preview_letters(book, ReplayChoice(agency="police"))
+    assert [le.id for le in by_agency] == [1, 3]
+    both = await preview_letters(book, ReplayChoice(event_type="contact.received", agency="police"))
+    assert [le.id for le in both] == [1]
+    assert all(le.replayed_at is None for le in book.letters.values())  # a preview takes nothing
+
+
+async def test_unknown_event_type_or_agency_is_refused_with_the_known_values() -> None:
+    book = MemoryBook([event(1, "contact.received", "police")])
+    with pytest.raises(ReplayRefusedError, match=r"the agencies are .*police"):
+        await preview_letters(book, ReplayChoice(agency="polise"))
+    with pytest.raises(ReplayRefusedError, match=r"the event types are .*contact\.received"):
+        await replay_letters(book, MemoryPublisher(), ids=None, reason=None, event_type="bogus")
+    assert book.selects == 0
+
+
+async def test_an_id_outside_the_filter_is_refused() -> None:
+    book = MemoryBook([event(1, "contact.received", "police")])
+    with pytest.raises(ReplayRefusedError, match="dead letter 1 does not have the event type"):
+        await replay_letters(book, MemoryPublisher(), ids=[1], reason=None, agency="health")
+
+
+async def test_a_confirmed_count_that_no_longer_holds_is_refused_before_anything_is_taken() -> None:
+    book, sender = MemoryBook([letter(1), letter(2)]), MemoryPublisher()
+    with pytest.raises(ReplayCountChangedError) as refused:
+        await replay_letters(book, sender, ids=None, reason=None, expected=1)
+    assert (refused.value.expected, refused.value.found) == (1, 2)
+    assert sender.sent == []
+    assert book.audits == []
+    assert all(le.replayed_at is None for le in book.letters.values())
+    assert await replay_letters(book, sender, ids=None, reason=None, expected=2) == 2
+
+
+async def test_every_replay_is_audited_with_who_which_ids_and_the_filters() -> None:
+    book, sender = MemoryBook([letter(1), letter(2, reason="validation")]), MemoryPublisher()
+    count = await replay_letters(
+        book, sender, ids=None, reason="validation", actor="ops:abc", expected=1
+    )
+    assert count == 1
+    [(audit, taken)] = book.audits
+    assert audit == ReplayAudit(actor="ops:abc", choice={"reason": "validation", "raw": True})
+    assert taken == [2]
+
+
+async def test_json_only_refuses_letters_that_are_not_json_objects() -> None:
+    book = MemoryBook([letter(1), event(2, "contact.received", "police")])
+    with pytest.raises(ReplayRefusedError, match=r"1 of the 2 letters chosen are not JSON"):
+        await replay_letters(book, MemoryPublisher(), ids=None, reason=None, json_only=True)
+    sender = MemoryPublisher()
+    assert await replay_letters(book, sender, ids=[2], reason=None, json_only=True) == 1

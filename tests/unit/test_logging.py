@@ -42,6 +42,9 @@ class Capture:
 @pytest.fixture
 def captured() -> Iterator[Capture]:
     capture = Capture()
+    # from the defaults: a CLI command run earlier in the process may have left a level filter
+    # (its quiet wrapper class), which configure(processors=...) alone would keep
+    structlog.reset_defaults()
     structlog.configure(processors=[*shared_processors(), capture])
     yield capture
     structlog.reset_defaults()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from services.cli import lag as lag_cli
-from services.common.settings import Endpoints
+from services.common.settings import Endpoints, write_state
 
 ENDPOINTS = Endpoints(bootstrap_servers="127.0.0.1:9092", database_url="postgresql:///x")
 
@@ -138,3 +140,18 @@ def test_ops_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     assert lag_cli.ops_url() == "http://127.0.0.1:9999"
     monkeypatch.setenv("FRONTDOOR_OPS_URL", "http://ops.example:8080/")
     assert lag_cli.ops_url() == "http://ops.example:8080"
+
+
+def test_ops_url_is_the_running_stacks_when_the_environment_does_not_say(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.delenv("FRONTDOOR_OPS_URL", raising=False)
+    monkeypatch.delenv("FRONTDOOR_OPS_PORT", raising=False)
+    monkeypatch.setenv("FRONTDOOR_DATA_DIR", str(tmp_path))
+    assert lag_cli.ops_url() == "http://127.0.0.1:8080"  # no stack: the default port
+
+    write_state(ENDPOINTS, pid=os.getpid(), extra={"ops_url": "http://127.0.0.1:18080"})
+    assert lag_cli.ops_url() == "http://127.0.0.1:18080"
+
+    monkeypatch.setenv("FRONTDOOR_OPS_PORT", "9999")  # the environment still comes first
+    assert lag_cli.ops_url() == "http://127.0.0.1:9999"

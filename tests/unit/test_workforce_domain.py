@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,11 +12,13 @@ import pytest
 from schemas.events.workforce import AlertRule, CaseType, SupervisionKind
 from services.common.calendar import WorkingCalendar
 from services.workforce.domain.caseload import (
+    Allocated,
     Allocation,
     Holder,
     cap,
     check_allocation,
     dfe_caseload,
+    held_before,
     weighted_load,
 )
 from services.workforce.domain.profiles import ProfileError, parse_profiles
@@ -184,6 +188,43 @@ def test_allocation_over_the_cap_alerts_when_it_crosses_only() -> None:
         LGA, holder, [*held, Allocation("x", "B", CaseType.CIN)], Allocation("y", "B", CaseType.CIN)
     )
     assert still_over.rules == ()
+
+
+def test_the_allocation_that_crosses_the_cap_is_the_one_in_event_time_in_any_reading_order() -> (
+    None
+):
+    """A replay reads the children's partitions in any order: an allocation's alerts are decided
+    against the worker's allocations open just before it in event time, not those read before
+    it (issue 12: the same history gives the same views)."""
+    holder = Holder("B", Decimal("0.5"), True, False)  # cap 22 × 0.5 = 11 points
+    t0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+
+    def allocated(
+        child: str, hours: int, case_type: CaseType, ended: int | None = None
+    ) -> Allocated:
+        at = t0 + timedelta(hours=hours)
+        end = None if ended is None else t0 + timedelta(hours=ended)
+        return Allocated(uuid.uuid4(), Allocation(child, "B", case_type), at, end, "T")
+
+    history = [
+        *(allocated(f"b{i}", i, CaseType.CP) for i in range(6)),  # 9 points by hour 5
+        allocated("gone", 6, CaseType.CP, ended=7),  # 10.5, then ended at hour 7
+        allocated("x", 8, CaseType.CIN),  # 9 + 1 = 10: under the cap (the ended one is gone)
+        allocated("y", 9, CaseType.CP),  # 10 + 1.5 = 11.5: crosses
+        allocated("z", 10, CaseType.CIN),  # still over: no second alert
+    ]
+    rng = random.Random(13)
+    crossings = set()
+    for _ in range(200):
+        order = rng.sample(history, len(history))
+        crossings.add(
+            frozenset(
+                a.allocation.child_id
+                for a in order
+                if check_allocation(LGA, holder, held_before(order, a), a.allocation).rules
+            )
+        )
+    assert crossings == {frozenset({"y"})}
 
 
 def test_child_protection_to_an_nqsw_needs_a_co_worker() -> None:

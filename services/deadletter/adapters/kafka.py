@@ -21,8 +21,8 @@ class KafkaResender:
         if not records:
             return
         producer = new_producer(self._bootstrap)
-        await producer.start()
         try:
+            await producer.start()  # a failed start still holds a client: stopped below too
             await KafkaPublisher(producer).publish(records)
         finally:
             await producer.stop()

@@ -4,8 +4,10 @@
 with its claims. Every header is stored exactly (``header_names`` / ``header_values``, ``bytea[]``
 in order, NUL and non-UTF-8 bytes included); ``record_headers`` keeps the display form (original
 headers as escaped text) that dashboards and older letters use. ``PostgresReplayBook`` marks
-letters replayed and releases the dead-letter consumer's claims on them in one transaction of the
-pipeline's ledger, so a replayed record that fails again is a fresh letter to the pipeline.
+letters replayed, releases the dead-letter consumer's claims on them and writes the replay's audit
+row (``deadletter_replays``: who, when, which ids, which filters) in one transaction of the
+pipeline's ledger, so a replayed record that fails again is a fresh letter to the pipeline and no
+letter is ever taken unaudited.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import orjson
 
 from services.common.ledger import PostgresLedger
 from services.deadletter.domain.letters import Header, KeptLetter, Letter
-from services.deadletter.domain.replay import StoredLetter
+from services.deadletter.domain.replay import ReplayAudit, StoredLetter
 
 _COLUMNS = """dlq_partition, dlq_offset, reason, exception_class, exception_message,
     original_topic, original_partition, original_offset, consumer_group, failed_at,
@@ -54,6 +56,10 @@ TAKE_SQL = """
 UPDATE deadletters SET replayed_at = now()
 WHERE id = ANY($1::bigint[]) AND replayed_at IS NULL
 RETURNING id, letter_id
+"""
+
+AUDIT_SQL = """
+INSERT INTO deadletter_replays (actor, letter_ids, choice) VALUES ($1, $2::bigint[], $3::jsonb)
 """
 
 LIST_SQL = """
@@ -140,12 +146,17 @@ class PostgresReplayBook:
             for r in rows
         ]
 
-    async def take(self, ids: Sequence[int]) -> list[int]:
+    async def take(self, ids: Sequence[int], *, audit: ReplayAudit) -> list[int]:
         if not ids:
             return []
         async with self._ledger.unit(self._consumer) as lu:
             rows = await lu.connection.fetch(TAKE_SQL, list(ids))
             await lu.release([r["letter_id"] for r in rows if r["letter_id"] is not None])
+            taken = sorted(int(r["id"]) for r in rows)
+            if taken:
+                await lu.connection.execute(
+                    AUDIT_SQL, audit.actor, taken, orjson.dumps(audit.choice).decode()
+                )
         return [int(r["id"]) for r in rows]
 
     async def give_back(self, ids: Sequence[int]) -> None:

@@ -2,8 +2,9 @@
 
 Read only. The SLA board comes from the SLA service's views (``sla_by_team`` for open, overdue,
 breached and met-in-time counts per team and kind; ``sla_breaching_today`` for what falls due
-today), dead letters from the dead-letter service's ``deadletters`` table, the moment an event
-was recorded from intake's ``events`` table (by primary key), lane refusals from intake's
+today; ``sla_timers`` for the totals and how late breaches are recorded, ``SlaTotals``), dead
+letters from the dead-letter service's ``deadletters`` table, the moment an event was recorded
+from intake's ``events`` table (by primary key), lane refusals from intake's
 ``intake_lane_refusals`` audit table, and the workforce section from the workforce service's read
 model (``adapters/workforce.py``) in one read-only repeatable-read snapshot, so its figures agree
 with each other. A table or view that does not exist yet (its service's migrations have not run)
@@ -42,6 +43,21 @@ SELECT kind,
        count(*) FILTER (WHERE breached_at IS NOT NULL) AS breached_ever
 FROM sla_timers
 WHERE status IN ('open', 'breached') OR breached_at IS NOT NULL
+GROUP BY kind
+"""
+BREACH_WINDOW_SECONDS = 900.0
+"""Breaches recorded this long ago or less count for ``SlaTotals.announce_delay``."""
+SLA_ANNOUNCE_SQL = """
+SELECT kind, 'announced' AS measure,
+       max(greatest(0, extract(epoch FROM breached_at - greatest(due_at, recorded_at))))::float8
+           AS seconds
+FROM sla_timers
+WHERE breached_at >= now() - make_interval(secs => $1) AND breached_at <= now()
+GROUP BY kind
+UNION ALL
+SELECT kind, 'owed', extract(epoch FROM now() - min(greatest(due_at, recorded_at)))::float8
+FROM sla_timers
+WHERE status = 'open' AND due_at < now()
 GROUP BY kind
 """
 DLQ_COUNTS_SQL = """
@@ -106,10 +122,13 @@ class PostgresOpsStore:
 
     async def sla_totals(self) -> SlaTotals:
         rows = await self._fetch(SLA_METRICS_SQL)
+        late = await self._fetch(SLA_ANNOUNCE_SQL, BREACH_WINDOW_SECONDS)
         return SlaTotals(
             open={r["kind"]: r["open"] for r in rows},
             overdue={r["kind"]: r["overdue"] for r in rows},
             breached={r["kind"]: r["breached_ever"] for r in rows},
+            announce_delay={r["kind"]: r["seconds"] for r in late if r["measure"] == "announced"},
+            unannounced={r["kind"]: max(0.0, r["seconds"]) for r in late if r["measure"] == "owed"},
         )
 
     async def deadletter_counts(self) -> list[ReasonCount]:

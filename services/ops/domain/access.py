@@ -7,7 +7,7 @@ performance: the SLA read API). ``ROUTES`` names every route of the ops app with
 may use it; ``OPEN`` the routes anyone may use (health, the login form); ``METRICS`` is open to a
 scrape token or an ops credential. ``check_routes`` is called when the app is built: a route that
 is in neither table, or a table entry with no route, stops the service, so a new route cannot go
-out unprotected by accident. Dead-letter replay, when the ops app offers it, is ``ops`` only.
+out unprotected by accident. The dead-letter console (open a letter, replay) is ``ops`` only.
 Pure: the app passes its route paths in.
 """
 
@@ -32,8 +32,11 @@ ROUTES: Mapping[str, frozenset[OpsRole]] = {
     "/api/me": EVERY_ROLE,
     "/api/lag": _OPS,
     "/api/throughput": _OPS,
+    "/api/history": _OPS,  # lag and throughput over time, as /api/lag and /api/throughput
     "/api/sla": frozenset({OpsRole.OPS, OpsRole.MANAGER, OpsRole.ANALYST}),
     "/api/deadletters": _OPS,
+    "/api/deadletters/{letter_id:int}": _OPS,  # one letter, its value masked
+    "/api/deadletters/replay": _OPS,  # GET: what a replay would re-send; POST: re-send it
     "/api/lanes": _OPS,
     "/api/workforce": frozenset({OpsRole.OPS, OpsRole.MANAGER}),
     "/docs": EVERY_ROLE,

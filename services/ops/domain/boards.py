@@ -105,6 +105,13 @@ class SlaTotals(BaseModel):
     open: dict[str, int] = {}
     overdue: dict[str, int] = {}
     breached: dict[str, int] = {}
+    announce_delay: dict[str, float] = {}
+    """Per kind: the longest wait, in seconds, from a deadline (or, for a clock recorded after
+    its deadline, from its recording) to its breach being recorded by the SLA scanner, among the
+    breaches recorded in the last 15 minutes (``adapters/postgres.py``). DESIGN: within seconds."""
+    unannounced: dict[str, float] = {}
+    """Per kind: how long, in seconds, the oldest clock past its deadline (or recorded after it)
+    has been waiting for its breach to be recorded at all (a stopped scanner shows here)."""
 
 
 class ReasonCount(BaseModel):

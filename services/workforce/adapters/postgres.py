@@ -17,7 +17,7 @@ from schemas.envelope import LONDON, EventBase
 from schemas.events.workforce import CaseType
 from services.common.deadletter import Origin
 from services.common.ledger import decode_headers, encode_headers
-from services.workforce.domain.caseload import Allocation
+from services.workforce.domain.caseload import Allocated, Allocation
 from services.workforce.domain.supervision import Leave
 from services.workforce.ports import Clock, OpenCase, Parked, SupervisionFacts, Team, Worker
 
@@ -132,12 +132,16 @@ class PostgresWorkforceStore:
         return since
 
     async def park(self, consumer: str, parked: Parked, at: datetime) -> None:
+        """Park (or keep parked) ``parked``: a second park keeps when it was first parked (the
+        park's bound) but names the id it waits for now — the team may have come and the
+        worker not yet, and ``ready`` must not hand it back for the team again and again."""
         o = parked.origin
         await self._conn.execute(
             "INSERT INTO workforce_parked (consumer, event_id, occurred_at, field, kind, ref, "
             "topic, partition, key, value, headers, parked_at) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) "
-            "ON CONFLICT (consumer, event_id) DO NOTHING",
+            "ON CONFLICT (consumer, event_id) DO UPDATE SET field = EXCLUDED.field, "
+            "kind = EXCLUDED.kind, ref = EXCLUDED.ref",
             consumer, parked.event_id, parked.occurred_at, parked.field, parked.kind, parked.ref,
             o.topic, o.partition, o.key, o.value, encode_headers(o.headers), at,
         )  # fmt: skip
@@ -296,25 +300,47 @@ class PostgresWorkforceStore:
             getattr(reason, "value", None),
         )
 
-    async def open_allocations(self, worker_id: str) -> Sequence[Allocation]:
-        # one allocation check per worker at a time, whichever replica holds the child's batch
+    async def allocation_history(self, worker_id: str, since: datetime) -> Sequence[Allocated]:
+        # one worker's alerts decided at a time, whichever replica holds the child's batch
         await self._conn.execute(
             "SELECT 1 FROM workforce_workers WHERE worker_id = $1 FOR UPDATE", worker_id
         )
         rows = await self._conn.fetch(
-            "SELECT child_id, worker_id, case_type, co_worker_id FROM workforce_allocations "
-            "WHERE worker_id = $1 AND ended_at IS NULL",
+            "SELECT event_id, child_id, worker_id, team_id, case_type, co_worker_id, "
+            "allocated_at, ended_at FROM workforce_allocations WHERE worker_id = $1 "
+            "AND (allocated_at >= $2 OR ended_at IS NULL OR ended_at > $2)",
             worker_id,
+            since,
         )
         return [
-            Allocation(
-                r["child_id"],
-                r["worker_id"],
-                CaseType(r["case_type"]),
-                r["co_worker_id"] is not None,
+            Allocated(
+                r["event_id"],
+                Allocation(
+                    r["child_id"],
+                    r["worker_id"],
+                    CaseType(r["case_type"]),
+                    r["co_worker_id"] is not None,
+                ),
+                r["allocated_at"],
+                r["ended_at"],
+                r["team_id"],
             )
             for r in rows
         ]
+
+    async def alert_ids(self, worker_id: str, since: datetime) -> set[UUID]:
+        rows = await self._conn.fetch(
+            "SELECT event_id FROM workforce_alerts WHERE worker_id = $1 AND raised_at >= $2",
+            worker_id,
+            since,
+        )
+        return {r["event_id"] for r in rows}
+
+    async def withdraw_alerts(self, alert_ids: Sequence[UUID]) -> None:
+        if alert_ids:
+            await self._conn.execute(
+                "DELETE FROM workforce_alerts WHERE event_id = ANY($1::uuid[])", list(alert_ids)
+            )
 
     async def claim_alert(
         self,
@@ -338,11 +364,12 @@ class PostgresWorkforceStore:
         return status.endswith(" 1")
 
     async def lock_children(self, child_ids: Sequence[str]) -> None:
-        """Serialise these children's referrals and allocations across the service's two
-        subscriptions (each its own transaction): a transaction-scoped advisory lock per child
-        (class 22342, "WF"; keys in order, so two batches cannot deadlock), as screening does
-        per contact. The later batch waits for the first to commit and then sees its rows, so a
-        referral's waiting state does not depend on which subscription came first."""
+        """Serialise these children's facts and clocks across the service's two subscriptions
+        and the directory's key (each batch its own transaction): a transaction-scoped advisory
+        lock per child (class 22342, "WF"; keys in order, so two batches cannot deadlock), as
+        screening does per contact. The later batch waits for the first to commit and then sees
+        its rows, so a referral's waiting state and a child's clocks do not depend on which
+        subscription came first."""
         if child_ids:
             await self._conn.execute(
                 "SELECT pg_advisory_xact_lock(22342, k) FROM (SELECT DISTINCT hashtext(c) AS k "

@@ -7,14 +7,18 @@ flags it. The council's way: each child weighs ``points[case_type]``; a worker's
 allocation that takes a worker's load over their cap (raised when the load *crosses* the cap, so
 one breach is one alert, however many redeliveries or later allocations follow while over), and
 child protection work given to an NQSW without a co-worker. Invariant: a figure depends only on
-the allocations open at the moment asked about and the profile in force then.
+the allocations open at the moment asked about and the profile in force then; an allocation's
+alerts only on the worker's allocations open just before it in event time (``held_before``), never
+on the order the children's partitions were read in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 from schemas.events.workforce import AlertRule, CaseType
 from services.workforce.domain.profiles import Profile
@@ -34,6 +38,30 @@ class Allocation:
     worker_id: str
     case_type: CaseType
     co_worked: bool = False
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """One allocation in a worker's history: from ``allocated_at`` until ``ended_at``."""
+
+    event_id: UUID
+    allocation: Allocation
+    allocated_at: datetime
+    ended_at: datetime | None
+    team_id: str
+
+
+def held_before(history: Iterable[Allocated], new: Allocated) -> list[Allocation]:
+    """The worker's allocations of other children open just before ``new`` in event time (an
+    allocation at the same moment counts before it if its event id is smaller)."""
+    at = (new.allocated_at, str(new.event_id))
+    return [
+        h.allocation
+        for h in history
+        if h.allocation.child_id != new.allocation.child_id
+        and (h.allocated_at, str(h.event_id)) < at
+        and (h.ended_at is None or h.ended_at > new.allocated_at)
+    ]
 
 
 @dataclass(frozen=True)
