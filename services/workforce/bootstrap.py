@@ -59,6 +59,7 @@ VIEWS = Views(
     tables=(
         "workforce_teams",
         "workforce_workers",
+        "workforce_worker_terms",
         "workforce_leave",
         "workforce_asye_pauses",
         "workforce_asye_reviews",

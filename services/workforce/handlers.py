@@ -45,6 +45,7 @@ from services.workforce.domain.caseload import (
     Holder,
     check_allocation,
     held_before,
+    terms_on,
 )
 from services.workforce.domain.profiles import Profile, ProfileBook
 from services.workforce.domain.references import UnknownReferenceError, references
@@ -231,6 +232,7 @@ class WorkforceHandler:
         if worker is None:  # pragma: no cover - refused by _unknown first
             return
         history = await store.allocation_history(worker_id, since)
+        terms = await store.worker_terms(worker_id)
         raised = await store.alert_ids(worker_id, since)
         due: set[uuid.UUID] = set()
         for a in sorted(history, key=lambda h: (h.allocated_at, str(h.event_id))):
@@ -241,7 +243,9 @@ class WorkforceHandler:
             nqsw = worker.newly_qualified and (
                 worker.asye_completed_on is None or day < worker.asye_completed_on
             )
-            holder = Holder(worker.worker_id, worker.fte, worker.case_holder, nqsw)
+            # the FTE and case-holding in force on the allocation's day, not the latest
+            fte, case_holder = terms_on(terms, day, current=(worker.fte, worker.case_holder))
+            holder = Holder(worker.worker_id, fte, case_holder, nqsw)
             check = check_allocation(profile, holder, held_before(history, a), a.allocation)
             for rule in check.rules:
                 due.add(alert_id(a.event_id, rule))

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from schemas.envelope import EventBase
 from services.common.deadletter import Origin
-from services.workforce.domain.caseload import Allocated
+from services.workforce.domain.caseload import Allocated, Term
 from services.workforce.domain.supervision import Leave
 
 
@@ -100,6 +100,9 @@ class WorkforceStore(Protocol):
     async def team(self, team_id: str) -> Team | None: ...
 
     async def worker(self, worker_id: str) -> Worker | None: ...
+
+    async def worker_terms(self, worker_id: str) -> Sequence[Term]:
+        """Every FTE / case-holding the worker has had, with the day each took effect."""
 
     async def record(self, event: EventBase, *, flag: str | None = None) -> None:
         """Record the fact one workforce event states (``flag``: a session's, if not counted)."""

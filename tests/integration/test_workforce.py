@@ -120,6 +120,25 @@ async def test_allocations_raise_each_alert_once_and_unknown_workers_are_dead_le
     with pytest.raises(WorkforceUsageError, match="no team"):
         await workforce_summary(endpoints, now=datetime(2025, 9, 3, tzinfo=UTC), team=f"Z{tag}")
 
+    # the cap is the one in force on the allocation's day: going full time from 10 September
+    # (cap 22 x 1.0 x 0.9 = 19.8) leaves the 2 September alert standing ...
+    def change(fte: str, effective: str, minute: int) -> dict[str, Any]:
+        at = datetime(2025, 9, 9, 9, minute, tzinfo=UTC)
+        payload = {"worker_id": nqsw, "effective_from": effective, "fte": fte}
+        return directory("worker.changed", payload, at=at)
+
+    cap_alerts = (
+        "SELECT event_id FROM workforce_alerts WHERE worker_id = $1 AND rule = 'caseload_cap'"
+    )
+    await publish_lines(bootstrap, [to_line(change("1", "2025-09-10", 0))])
+    await wait_until(lambda: rows(
+        dsn, "SELECT 1 FROM workforce_workers WHERE worker_id = $1 AND fte = 1", nqsw
+    ))  # fmt: skip
+    assert len(await rows(dsn, cap_alerts, nqsw)) == 1
+    # ... while a correction saying they were full time from 1 September withdraws it
+    await publish_lines(bootstrap, [to_line(change("1", "2025-09-01", 1))])
+    assert await wait_until(lambda: _none(rows(dsn, cap_alerts, nqsw))) is True  # withdrawn
+
     async def letter() -> dict[str, str] | None:
         for r in await read_topic(bootstrap, DEADLETTER.name, DEADLETTER.partitions):
             if r.key == children[4].encode():

@@ -267,3 +267,31 @@ def test_a_referral_needs_an_allocated_worker_within_five_working_days_bank_holi
     assert allocation_due(BOOK.in_force(date(2011, 5, 3)), CAL, date(2011, 5, 3)) == date(
         2011, 5, 10
     )
+
+
+def test_the_fte_and_case_holding_in_force_on_a_day() -> None:
+    """DOMAIN.md §7 caps: cap_points x the FTE of the allocation's day (not the latest)."""
+    from services.workforce.domain.caseload import Term, terms_on
+
+    def term(day: date, minute: int, fte: str | None, holder: bool | None) -> Term:
+        at = datetime(2025, 9, 9, 9, minute, tzinfo=UTC)
+        return Term(
+            day, at, uuid.uuid5(uuid.NAMESPACE_URL, f"t{minute}"), fte and Decimal(fte), holder
+        )
+
+    joined = term(date(2025, 9, 1), 0, "0.2", True)
+    full_time_later = term(date(2025, 9, 10), 1, "1", None)
+    not_holding = term(date(2025, 10, 1), 2, None, False)
+    terms = [not_holding, full_time_later, joined]
+    current = (Decimal("1"), False)
+    assert terms_on(terms, date(2025, 9, 2), current=current) == (Decimal("0.2"), True)
+    assert terms_on(terms, date(2025, 9, 10), current=current) == (Decimal("1"), True)
+    assert terms_on(terms, date(2025, 10, 1), current=current) == (Decimal("1"), False)
+    # before any term the directory knows: the worker's current terms
+    assert terms_on(terms, date(2025, 8, 1), current=current) == current
+    # a correction recorded later but effective from the start wins from that day on
+    correction = term(date(2025, 9, 1), 3, "0.5", None)
+    assert terms_on([*terms, correction], date(2025, 9, 2), current=current) == (
+        Decimal("0.5"),
+        True,
+    )

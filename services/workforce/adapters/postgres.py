@@ -17,11 +17,16 @@ from schemas.envelope import LONDON, EventBase
 from schemas.events.workforce import CaseType
 from services.common.deadletter import Origin
 from services.common.ledger import decode_headers, encode_headers
-from services.workforce.domain.caseload import Allocated, Allocation
+from services.workforce.domain.caseload import Allocated, Allocation, Term
 from services.workforce.domain.supervision import Leave
 from services.workforce.ports import Clock, OpenCase, Parked, SupervisionFacts, Team, Worker
 
 CLOCK_NAMESPACE = uuid.UUID("5c2e8a41-9d3b-5f70-a1c4-7e6b0d2f8a93")
+
+TERMS_SQL = """
+INSERT INTO workforce_worker_terms (worker_id, event_id, effective_from, occurred_at, fte,
+    case_holder)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"""
 
 _SQL: dict[str, str] = {
     "team.recorded": """
@@ -196,11 +201,31 @@ class PostgresWorkforceStore:
         )
         return None if row is None else Worker(**dict(row))
 
+    async def worker_terms(self, worker_id: str) -> Sequence[Term]:
+        rows = await self._conn.fetch(
+            "SELECT effective_from, occurred_at, event_id, fte, case_holder "
+            "FROM workforce_worker_terms WHERE worker_id = $1",
+            worker_id,
+        )
+        return [Term(**dict(r)) for r in rows]
+
     async def record(self, event: EventBase, *, flag: str | None = None) -> None:
         p: Any = event.payload
         et, child = event.event_type, event.subject.child_id
         if et in _SQL:
             await self._conn.execute(_SQL[et], *_ARGS[et](p, event.occurred_at))
+        if et == "worker.joined" or (
+            et == "worker.changed" and (p.fte is not None or p.case_holder is not None)
+        ):
+            await self._conn.execute(
+                TERMS_SQL,
+                p.worker_id,
+                event.event_id,
+                p.employed_from if et == "worker.joined" else p.effective_from,
+                event.occurred_at,
+                p.fte,
+                p.case_holder,
+            )
         elif et == "supervision.held":
             await self._conn.execute(
                 "INSERT INTO workforce_sessions VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "

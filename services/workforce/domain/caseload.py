@@ -16,12 +16,42 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
 from schemas.events.workforce import AlertRule, CaseType
 from services.workforce.domain.profiles import Profile
+
+
+@dataclass(frozen=True)
+class Term:
+    """What one worker.joined / worker.changed set from its day on (None: left as it was)."""
+
+    effective_from: date
+    occurred_at: datetime
+    event_id: UUID
+    fte: Decimal | None
+    case_holder: bool | None
+
+
+def terms_on(
+    terms: Iterable[Term], day: date, *, current: tuple[Decimal, bool]
+) -> tuple[Decimal, bool]:
+    """The (FTE, case holder) in force on ``day``: the terms from that day or before, applied in
+    the order they took effect (then were recorded). With none in force yet — an allocation
+    dated before the employment start the directory knows — the worker's ``current`` ones."""
+    fte: Decimal | None = None
+    holder: bool | None = None
+    for t in sorted(terms, key=lambda t: (t.effective_from, t.occurred_at, str(t.event_id))):
+        if t.effective_from > day:
+            break
+        fte = t.fte if t.fte is not None else fte
+        holder = t.case_holder if t.case_holder is not None else holder
+    return (
+        current[0] if fte is None else fte,
+        current[1] if holder is None else holder,
+    )
 
 
 @dataclass(frozen=True)
