@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,10 +43,12 @@ import httpx
 import pytest
 
 from schemas.roles import load_role_table
+from schemas.topics import DEADLETTER
 from services.cli.replay import publish_lines, read_lines
 from services.common.embedded import free_port
 from services.common.kafka import ensure_topics
 from services.common.settings import Endpoints
+from services.ops.adapters.kafka_lag import KafkaLagSource
 from services.ops.domain.access import OpsRole
 from services.simulate.cli import write_feed
 from tests.conftest import ROOT, Workers, read_topic, wait_until
@@ -438,6 +440,10 @@ async def test_dead_letter_console_opens_a_letter_masked_and_replays_it_after_co
     workers.start("deadletter")
     workers.start("ops", FRONTDOOR_OPS_PORT=str(port), FRONTDOOR_OPS_POLL_INTERVAL_SECONDS="1")
     url = f"http://127.0.0.1:{port}"
+    # the session broker holds earlier tests' dead letters (the adversarial corpus alone leaves
+    # thousands): let the worker keep them all first, or they land after ours and push it out of
+    # the panel's newest ten (the CI run waited for a row that was never shown)
+    await wait_until(lambda: _deadletters_kept(endpoints), timeout=240, interval=1.0)
     key, value, headers = poisoned_letter(topic)
     await produce(endpoints.bootstrap_servers, [(key, value, headers)])
     [row] = await wait_until(lambda: stored(endpoints.database_url, [letter_id(headers)]))
@@ -504,3 +510,19 @@ async def test_dead_letter_console_opens_a_letter_masked_and_replays_it_after_co
             await browser.close()
     records = await read_topic(endpoints.bootstrap_servers, topic, 1)
     assert [(r.key, r.value) for r in records] == [(key, value)]
+
+
+async def _deadletters_kept(endpoints: Endpoints) -> bool:
+    """Whether the dead-letter worker has committed every record on the dead-letter topic."""
+    source = KafkaLagSource(endpoints.bootstrap_servers, clock=lambda: datetime.now(UTC))
+    await source.start()
+    try:
+        seen = await source.observe()
+    finally:
+        await source.stop()
+    committed = next((g.committed for g in seen.groups if g.group == "frontdoor-deadletter"), {})
+    return all(
+        committed.get(tp, -1) >= end
+        for tp, end in seen.log_ends.items()
+        if tp[0] == DEADLETTER.name and end > seen.log_starts.get(tp, 0)
+    )
