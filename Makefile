@@ -25,8 +25,9 @@ test: $(STAMP) test-tools lint typecheck imports schemas-check
 	# unit and integration tests on two processes (each its own broker and PostgreSQL); the
 	# whole-stack runs (e2e, faults) after them, one at a time: they start full stacks and
 	# compare views, and two of them at once starved each other on two cores
-	$(BIN)/pytest -n 2 --dist loadfile tests/unit tests/integration
-	$(BIN)/pytest tests/e2e tests/faults
+	# (the CLI error sweep starts no stack: it runs with the first phase)
+	$(BIN)/pytest -n 2 --dist loadfile tests/unit tests/integration tests/e2e/test_cli_errors.py
+	$(BIN)/pytest tests/e2e tests/faults --ignore=tests/e2e/test_cli_errors.py
 
 ## outside tools the tests use: Debian's chromium (dashboard), tmux (ooh watch), promtool (the alert rules, from Debian's prometheus), the DfE CIN validator (own venv)
 test-tools:
