@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli.errors import quiet_logs
 from services.cli.options import Bootstrap, Database, JsonOut
 from services.cli.options import endpoints as stack_endpoints
 from services.common.calendar import WorkingCalendar, to_london
@@ -40,14 +41,6 @@ Night = Annotated[
     str | None,
     typer.Option("--night", help="The night, by the date its shift starts (YYYY-MM-DD)."),
 ]
-
-
-def _quiet_logs() -> None:
-    """A command's answer is its table or JSON, its failure one line (``services.cli.errors``):
-    log lines (a pool waiting for its database, a broker away) would only bury either."""
-    from services.cli.errors import quiet_logs
-
-    quiet_logs()
 
 
 def _now() -> datetime:
@@ -254,7 +247,7 @@ def handover(
     from services.outofhours.bootstrap import open_ports
     from services.outofhours.handlers import publish_handover
 
-    _quiet_logs()
+    quiet_logs()  # the answer is the table or JSON, a failure one line
     settings = OohSettings()
     calendar = WorkingCalendar.england_and_wales()
     now = _now()
@@ -307,7 +300,7 @@ def ack(
     from services.outofhours.bootstrap import open_ports
     from services.outofhours.handlers import NoHandoverError, acknowledge_handover
 
-    _quiet_logs()
+    quiet_logs()  # the answer is the table or JSON, a failure one line
     settings = OohSettings()
     calendar = WorkingCalendar.england_and_wales()
     now = _now()

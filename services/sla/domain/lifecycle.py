@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -72,9 +73,9 @@ class Plan:
         """When the thing `action` reacts to happened (its trigger's `at` field)."""
         return self.moments[action.trigger.at]
 
-    @property
+    @cached_property
     def closing(self) -> list[TimerAction]:
-        """The stops and cancels whose conditions hold."""
+        """The stops and cancels whose conditions hold (read twice per event by `ChildClocks`)."""
         return [a for a in self.actions if a.verb is not Verb.START]
 
 
