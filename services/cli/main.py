@@ -259,6 +259,14 @@ def rebuild(
             help="Only this service's views: screening, conferences, outofhours, sla, workforce."
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes to feed independent lanes of the data flow in (default: one per "
+            "core; 1: all in this one).",
+        ),
+    ] = None,
     bootstrap: Bootstrap = None,
     database: Database = None,
 ) -> None:
@@ -283,6 +291,7 @@ def rebuild(
                 names,
                 on_total=lambda n: progress.update(task, total=n),
                 on_progress=lambda n: progress.advance(task, n),
+                jobs=jobs,
             )
         )
     rows = ", ".join(f"{t} {n}" for t, n in report.rows.items())

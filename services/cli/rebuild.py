@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from services.common.rebuild import Rebuildable, Report, rebuild
+from services.common.rebuild import Apart, Rebuildable, Report, rebuild
 from services.common.settings import Endpoints
 
 NAMES = ("screening", "conferences", "outofhours", "sla", "workforce")
@@ -72,6 +72,7 @@ async def run(
     *,
     on_total: Callable[[int], None] = lambda _n: None,
     on_progress: Callable[[int], None] = lambda _n: None,
+    jobs: int | None = None,
 ) -> Report:
     import asyncpg
 
@@ -90,6 +91,8 @@ async def run(
             ledger_days=Retention.from_env().processed_days,
             on_total=on_total,
             on_progress=on_progress,
+            # the workforce lane in a process of its own, beside the others (one per core)
+            apart=Apart(endpoints.database_url, chain, jobs=jobs or os.cpu_count() or 1),
         )
     finally:
         await reader.close()

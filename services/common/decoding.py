@@ -82,7 +82,7 @@ def decode_event(value: bytes | None, *, max_bytes: int | None = None) -> Decode
     return _decode_value(bytes(value))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
 def _decode_value(value: bytes) -> Decoded | Refused:
     try:
         data = orjson.loads(value)

@@ -108,6 +108,10 @@ class Unit:
     rejected: dict[UUID, str] = field(default_factory=dict)
     deferred: set[UUID] = field(default_factory=set)
     notes: dict[UUID, dict[str, object]] = field(default_factory=dict)
+    read: Callable[[str], bool] = field(default=lambda _topic: True)
+    """Whether anything reads what is emitted on a topic: always, for a worker (its records
+    reach Kafka); in a rebuild, only the topics a later stage reads (``rebuild.py``), so that a
+    handler need not build announcements that would be thrown away."""
 
     def emit(
         self, record: OutRecord, *, event_id: UUID | None = None, event_type: str | None = None
@@ -251,6 +255,8 @@ class Pipeline:
     attempts: int = 3
     give_up_seconds: float = 240.0
     backoff: tuple[float, float] = (0.2, 5.0)
+    read: Callable[[str], bool] = field(default=lambda _topic: True)
+    """Handed to every ``Unit`` (``Unit.read``)."""
 
     async def process(self, origins: Sequence[Origin]) -> Outcome:
         """Handle one batch; returns when everything in it is committed (or dead-lettered)."""
@@ -449,7 +455,7 @@ class Pipeline:
         sub = self.subscription
         async with self.ledger.unit(sub.consumer) as lu:
             claims = await lu.claim([(d.id, d.content_hash) for d in batch])
-            unit = Unit(lu.connection, self.clock(), sub.consumer, sub.group)
+            unit = Unit(lu.connection, self.clock(), sub.consumer, sub.group, read=self.read)
             fresh = [d for d in batch if claims.get(d.id) is Claim.FRESH]
             for d in batch:
                 if claims.get(d.id) is Claim.CONFLICT:

@@ -28,6 +28,15 @@ How (a writer connection and a reader):
    every live table is replaced by its shadow (``TRUNCATE`` + ``INSERT … SELECT``; indexes,
    views and functions on it stay).
 
+Lanes (``lanes``): services no record passes between — the workforce service reads only
+intake's output and nothing rebuilt reads its records — are independent lanes of the data flow.
+Given ``Apart`` (the database URL and the chain's factory), every lane after the first is fed in a
+process of its own (spawned), on its own connections, reading the same snapshot of ``events``
+(``pg_export_snapshot``, imported with ``SET TRANSACTION SNAPSHOT``, as ``pg_dump --jobs`` does)
+into the same shadow schema (the lanes write disjoint tables); this process feeds the first lane
+and waits for the others before it settles and swaps. A lane that fails fails the rebuild. The
+progress reported is the slowest lane's.
+
 A handler may set a record aside until the world catches up (``Unit.defer``: the workforce
 service parks an event naming a team its directory has not reached yet — rare once the
 directory is read first, but the feed is not in event time). After the history, and again after
@@ -42,6 +51,9 @@ as they were (the shadow schema is dropped either way).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import multiprocessing
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,7 +72,7 @@ from services.common.runtime import Service
 log = structlog.get_logger(__name__)
 
 SHADOW = "frontdoor_rebuild"
-CHUNK = 5000
+CHUNK = 2000
 
 Settle = Callable[[Any, str], Awaitable[Sequence[Origin]]]
 """``settle(connection, consumer)``: the records ``consumer`` set aside that are worth another
@@ -101,6 +113,38 @@ class Rebuildable:
     reads: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class Apart:
+    """What a lane fed in a process of its own needs: the database and the chain (the process is
+    spawned, so ``chain`` is a module-level function returning the same chain)."""
+
+    dsn: str
+    chain: Callable[[], Sequence[Rebuildable]]
+    jobs: int = 2
+    """Processes at most (this one included); lanes beyond them are fed here."""
+
+
+def lanes(used: Sequence[Rebuildable]) -> list[list[Rebuildable]]:
+    """``used`` split into lanes no record crosses: a service shares a lane with every service
+    it reads (``Rebuildable.reads``; None: every one before it). Chain order inside each lane,
+    the first service's lane first."""
+    parent = {r.name: r.name for r in used}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    for i, r in enumerate(used):
+        for earlier in used[:i]:
+            if r.reads is None or earlier.name in r.reads:
+                parent[root(r.name)] = root(earlier.name)
+    grouped: dict[str, list[Rebuildable]] = {}
+    for r in used:
+        grouped.setdefault(root(r.name), []).append(r)
+    return list(grouped.values())
+
+
 @dataclass
 class Report:
     events: int = 0
@@ -111,6 +155,13 @@ class Report:
     claims: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, lane: Report) -> None:
+        """Count in what another lane fed (it read the same events: ``events`` is not added)."""
+        self.fed.update(lane.fed)
+        self.derived += lane.derived
+        self.dead_letters += lane.dead_letters
+        self.claims += lane.claims
 
 
 # ------------------------------------------------------------------------ the in-memory ledger
@@ -174,6 +225,8 @@ class FeedSender:
 
 
 Position = tuple[int, ...]
+_Item = tuple[Position, Origin, bool, UUID | None]
+"""A record for a stage: where it stands in the feed, it, whether it is recent (claimed), its id."""
 
 
 @dataclass
@@ -214,14 +267,14 @@ class Feed:
         self._count = 0
 
     async def chunk(self, rows: Sequence[Any], *, recent_since: datetime | None) -> None:
-        inbox: list[list[tuple[Position, Origin, bool]]] = [[] for _ in self.stages]
+        inbox: list[list[_Item]] = [[] for _ in self.stages]
         for row in rows:
             self._count += 1
             topic = self.route(row["event_type"])
             recent = recent_since is None or row["recorded_at"] >= recent_since
             for i, stage in enumerate(self.stages):
                 if _wants(stage.subscription, topic, row["event_type"]):
-                    inbox[i].append(((self._count,), _origin(topic, row), recent))
+                    inbox[i].append(((self._count,), _origin(topic, row), recent, row["event_id"]))
                     if recent and stage.rebuilt:
                         self.claims.append((stage.subscription.consumer, row["event_id"]))
         await self._run(inbox)
@@ -234,14 +287,16 @@ class Feed:
                 continue
             before: set[UUID | None] = set()
             while origins := await stage.settle(conn, stage.subscription.consumer):
-                inbox: list[list[tuple[Position, Origin, bool]]] = [[] for _ in self.stages]
-                inbox[i] = [((self._count, n), o, True) for n, o in enumerate(origins)]
+                inbox: list[list[_Item]] = [[] for _ in self.stages]
+                inbox[i] = [
+                    ((self._count, n), o, True, _event_id(o)) for n, o in enumerate(origins)
+                ]
                 ids = {_event_id(o) for o in origins}
                 if (await self._run(inbox))[i] == 0 and ids == before:
                     break  # the same records, none taken up: they stay set aside
                 before = ids
 
-    async def _run(self, inbox: list[list[tuple[Position, Origin, bool]]]) -> list[int]:
+    async def _run(self, inbox: list[list[_Item]]) -> list[int]:
         """Each stage's inbox through its pipeline, in data-flow order; per stage, how many
         records it handled or refused (not deferred)."""
         taken = [0] * len(self.stages)
@@ -249,11 +304,11 @@ class Feed:
             items = sorted(inbox[i], key=lambda t: t[0])
             name = stage.subscription.consumer
             self.report.fed[name] = self.report.fed.get(name, 0) + len(items)
-            position_of = {_event_id(o): (p, r) for p, o, r in items}
+            position_of = {i: (p, r) for p, _, r, i in items}
             for start in range(0, len(items), stage.subscription.max_batch):
                 batch = items[start : start + stage.subscription.max_batch]
                 stage.sender.rows.clear()
-                outcome = await stage.pipeline.process([o for _, o, _ in batch])
+                outcome = await stage.pipeline.process([o for _, o, _, _ in batch])
                 self.report.dead_letters += outcome.dead_lettered
                 taken[i] += outcome.handled + outcome.dead_lettered
                 self._forward(i, stage.sender.rows, position_of, batch[-1][0], inbox)
@@ -265,7 +320,7 @@ class Feed:
         rows: Sequence[OutboxRow],
         position_of: Mapping[UUID | None, tuple[Position, bool]],
         last: Position,
-        inbox: list[list[tuple[Position, Origin, bool]]],
+        inbox: list[list[_Item]],
     ) -> None:
         for n, row in enumerate(rows):
             if row.event_type is None:  # a dead letter: counted, kept nowhere
@@ -282,7 +337,7 @@ class Feed:
                         f"{stage.subscription.consumer}: the stage order is not the data flow"
                     )
                 self.report.derived += 1
-                inbox[j].append(((*position, n + 1), origin, recent))
+                inbox[j].append(((*position, n + 1), origin, recent, row.event_id))
                 if recent and stage.rebuilt:
                     self.claims.append((stage.subscription.consumer, row.event_id))
 
@@ -339,10 +394,12 @@ async def rebuild(
     on_progress: Callable[[int], None] = lambda _n: None,
     on_total: Callable[[int], None] = lambda _n: None,
     chunk: int = CHUNK,
+    apart: Apart | None = None,
 ) -> Report:
     """Rebuild ``targets`` (service names) on ``conn``, reading ``events`` on ``reader``; every
     service of ``chain`` whose records feed a target (``Rebuildable.reads``) runs too, into
-    shadow tables that are dropped.
+    shadow tables that are dropped. With ``apart``, lanes after the first are fed in processes
+    of their own (the module docstring).
 
     The shadow is built in ordinary short transactions (as a worker's batches: nobody else reads
     the shadow schema, and one transaction for millions of rows would hold every row lock the
@@ -356,27 +413,24 @@ async def rebuild(
     swapped = [r for r in used if r.name in targets]
     order = _order(sorted({k for r in used for k in r.views.read_first}))
     tables = [t for r in used for t in (*r.views.tables, *r.views.scratch)]
-    ledger = RebuildLedger(conn)
-    stages: list[_Stage] = []
-    for r in used:
-        for sub in r.service.subscriptions:
-            sender = FeedSender()
-            handler: Handler = await _open(sub)
-            pipeline = Pipeline(sub, handler, ledger, Relay(ledger, sender), backoff=(0.0, 0.0))
-            rebuilt = r.name in targets
-            stages.append(_Stage(r.name, sub, pipeline, sender, rebuilt, r.views.settle))
-    feed = Feed(stages, route)
+    split = lanes(used)
+    jobs = 1 if apart is None else max(1, apart.jobs)
+    away = [[r.name for r in lane] for lane in split[1:jobs]]
+    here = {r.name for r in used} - {name for lane in away for name in lane}
+    feed = Feed(await _stages(conn, used, targets), route)
     await _shadow(conn, tables)
     try:
+        history = History(order, chunk, route=route, targets=tuple(targets))
         window, seen_late = await _feed_history(
             conn,
             reader,
             feed,
-            chunk=chunk,
+            history,
+            here=here,
+            away=[(apart, lane) for lane in away] if apart is not None else [],
             ledger_days=ledger_days,
             on_total=on_total,
             on_progress=on_progress,
-            order=order,
         )
         await feed.settle(conn)
         timings["feed"] = time.monotonic() - started
@@ -398,6 +452,30 @@ async def rebuild(
     return feed.report
 
 
+async def _stages(conn: Any, used: Sequence[Rebuildable], targets: Sequence[str]) -> list[_Stage]:
+    """A stage per subscription of ``used``, in data-flow order, each told which topics a later
+    stage reads (what nothing reads is not built: ``Unit.read``)."""
+    ledger = RebuildLedger(conn)
+    subscriptions = [sub for r in used for sub in r.service.subscriptions]
+    stages: list[_Stage] = []
+    for r in used:
+        for sub in r.service.subscriptions:
+            sender = FeedSender()
+            handler: Handler = await _open(sub)
+            later = {s.topic for s in subscriptions[subscriptions.index(sub) + 1 :]}
+            pipeline = Pipeline(
+                sub,
+                handler,
+                ledger,
+                Relay(ledger, sender),
+                backoff=(0.0, 0.0),
+                read=later.__contains__,
+            )
+            rebuilt = r.name in targets
+            stages.append(_Stage(r.name, sub, pipeline, sender, rebuilt, r.views.settle))
+    return stages
+
+
 def _needed(chain: Sequence[Rebuildable], targets: Sequence[str]) -> list[Rebuildable]:
     """The targets and, transitively, the services whose records they read, in chain order."""
     wanted = set(targets)
@@ -408,35 +486,190 @@ def _needed(chain: Sequence[Rebuildable], targets: Sequence[str]) -> list[Rebuil
     return [r for r in chain if r.name in wanted]
 
 
+@dataclass(frozen=True)
+class History:
+    """How the history is read, the same in every lane (a spawned lane gets a copy)."""
+
+    order: str
+    chunk: int
+    route: Callable[[str], str]
+    targets: tuple[str, ...]
+    snapshot: str | None = None
+    recent_since: datetime | None = None
+    window: datetime | None = None
+    log_level: str = "WARNING"
+    """The coordinator's, for a spawned lane's own logging."""
+
+
 async def _feed_history(
     conn: Any,
     reader: Any,
     feed: Feed,
+    history: History,
     *,
-    chunk: int,
+    here: set[str],
+    away: Sequence[tuple[Apart, Sequence[str]]],
     ledger_days: float,
     on_total: Callable[[int], None],
     on_progress: Callable[[int], None],
-    order: str = _ORDER,
 ) -> tuple[datetime, set[UUID]]:
-    """Every event of one snapshot of ``events`` through the stages; returns the window of
-    late commits to look at again at the swap and the ids already fed in it."""
+    """Every event of one snapshot of ``events`` through the stages (those of the ``away`` lanes
+    in their own processes, reading the same snapshot); returns the window of late commits to
+    look at again at the swap and the ids already fed in it."""
     async with reader.transaction(isolation="repeatable_read", readonly=True):
         snapshot_at: datetime = await reader.fetchval("SELECT now()")
-        recent_since = snapshot_at - timedelta(days=ledger_days)
-        on_total(await reader.fetchval("SELECT count(*) FROM events"))
-        await reader.execute(
-            f"DECLARE rebuild_events NO SCROLL CURSOR FOR SELECT {_COLUMNS} FROM events {order}"
-        )
         window = snapshot_at - timedelta(minutes=10)
-        seen_late: set[UUID] = set()
-        while rows := await reader.fetch(f"FETCH {chunk} FROM rebuild_events"):
-            seen_late.update(r["event_id"] for r in rows if r["recorded_at"] >= window)
-            await feed.chunk(rows, recent_since=recent_since)
-            await _keep_claims(conn, feed)
-            on_progress(len(rows))
-    feed.report.events = feed._count
+        history = History(
+            history.order,
+            history.chunk,
+            route=history.route,
+            targets=history.targets,
+            snapshot=await reader.fetchval("SELECT pg_export_snapshot()") if away else None,
+            recent_since=snapshot_at - timedelta(days=ledger_days),
+            window=window,
+            log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+        )
+        on_total(await reader.fetchval("SELECT count(*) FROM events"))
+        lanes_away = [_Away.start(a, names, history) for a, names in away]
+        progress = _Progress(on_progress, [lane.done for lane in lanes_away])
+        try:
+            local = Feed([s for s in feed.stages if s.service in here], feed.route)
+            seen_late = await _read(conn, reader, local, history, progress.here)
+            # the exporting transaction stays open until every lane has read its snapshot
+            for lane in lanes_away:
+                feed.report.add(await lane.result(progress))
+        finally:
+            for lane in lanes_away:
+                lane.stop()
+    feed.report.add(local.report)
+    feed.report.events = local.report.events
+    feed._count = local._count
     return window, seen_late
+
+
+async def _read(
+    conn: Any, reader: Any, feed: Feed, history: History, on_progress: Callable[[int], None]
+) -> set[UUID]:
+    """The cursor over ``events`` in the rebuild's order, chunk by chunk through ``feed``."""
+    await reader.execute(
+        f"DECLARE rebuild_events NO SCROLL CURSOR FOR SELECT {_COLUMNS} FROM events {history.order}"
+    )
+    seen_late: set[UUID] = set()
+    assert history.window is not None
+    while rows := await reader.fetch(f"FETCH {history.chunk} FROM rebuild_events"):
+        seen_late.update(r["event_id"] for r in rows if r["recorded_at"] >= history.window)
+        await feed.chunk(rows, recent_since=history.recent_since)
+        await _keep_claims(conn, feed)
+        on_progress(len(rows))
+    feed.report.events = feed._count
+    return seen_late
+
+
+# ------------------------------------------------------------------------ lanes apart
+
+
+class _Progress:
+    """The slowest lane's progress, reported as increments."""
+
+    def __init__(self, report: Callable[[int], None], away: Sequence[Any]) -> None:
+        self._report, self._away = report, away
+        self._here = self._reported = 0
+
+    def here(self, n: int) -> None:
+        self._here += n
+        self.tick()
+
+    def tick(self) -> None:
+        done = min([self._here, *(v.value for v in self._away)])
+        if done > self._reported:
+            self._report(done - self._reported)
+            self._reported = done
+
+
+@dataclass
+class _Away:
+    """A lane fed in a spawned process; its report comes back through a pipe."""
+
+    process: Any
+    receiver: Any
+    done: Any
+    names: Sequence[str]
+
+    @classmethod
+    def start(cls, apart: Apart, names: Sequence[str], history: History) -> _Away:
+        context = multiprocessing.get_context("spawn")
+        receiver, sender = context.Pipe(duplex=False)
+        done = context.Value("q", 0)
+        process = context.Process(
+            target=_lane_main,
+            args=(apart, tuple(names), history, sender, done),
+            name=f"frontdoor-rebuild-{'-'.join(names)}",
+            daemon=True,
+        )
+        process.start()
+        sender.close()  # ours: the lane's end closes when it exits, so a dead lane is noticed
+        return cls(process, receiver, done, names)
+
+    async def result(self, progress: _Progress) -> Report:
+        waiting = asyncio.ensure_future(asyncio.to_thread(self._receive))
+        while not waiting.done():
+            await asyncio.wait([waiting], timeout=0.25)
+            progress.tick()
+        verdict, value = waiting.result()
+        if verdict != "ok":
+            raise RuntimeError(f"the rebuild lane {', '.join(self.names)} failed: {value}")
+        progress.tick()
+        report: Report = value
+        return report
+
+    def _receive(self) -> tuple[str, Any]:
+        try:
+            answer: tuple[str, Any] = self.receiver.recv()
+            return answer
+        except EOFError:
+            return "error", f"its process ended with exit code {self.process.exitcode}"
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(10)
+        self.receiver.close()
+
+
+def _lane_main(
+    apart: Apart, names: Sequence[str], history: History, sender: Any, done: Any
+) -> None:
+    """A spawned lane's process: feed ``names`` and send back its report (or why it failed)."""
+    from services.common.logging import configure_logging
+
+    configure_logging(level=history.log_level)
+    try:
+        sender.send(("ok", asyncio.run(_lane(apart, names, history, done))))
+    except BaseException as exc:  # whatever it was, the coordinator must hear of it
+        sender.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        sender.close()
+
+
+async def _lane(apart: Apart, names: Sequence[str], history: History, done: Any) -> Report:
+    import asyncpg
+
+    def advance(n: int) -> None:
+        done.value += n
+
+    conn = await asyncpg.connect(apart.dsn)
+    reader = await asyncpg.connect(apart.dsn)
+    try:
+        await conn.execute(f"SET search_path = {SHADOW}, public")
+        used = [r for r in apart.chain() if r.name in names]
+        feed = Feed(await _stages(conn, used, history.targets), history.route)
+        async with reader.transaction(isolation="repeatable_read", readonly=True):
+            await reader.execute(f"SET TRANSACTION SNAPSHOT '{history.snapshot}'")
+            await _read(conn, reader, feed, history, advance)
+        return feed.report
+    finally:
+        await reader.close()
+        await conn.close()
 
 
 async def _swap(

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from schemas.topics import SLA
 from services.common.calendar import WorkingCalendar
 from services.common.outbox import OutboxRow
 from services.common.pipeline import Delivery, Unit
@@ -72,7 +73,9 @@ class TimerHandler:
                 unit.reject(d, exc)
                 continue
             unit.note(d, clocks=[f"{c.verb.value}:{c.after.kind}" for c in changes])
-        records, scheduled = announcements_of(clocks.values())
+        # announcements (and the breaches they schedule) only where something reads them: a
+        # rebuild discards both, and building them was a quarter of its SLA time
+        records, scheduled = announcements_of(clocks.values()) if unit.read(SLA.name) else ([], [])
         for record in records:
             unit.emit(record)
         await store.save(batch_write(self.clock(), clocks.values(), scheduled))

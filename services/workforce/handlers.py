@@ -15,9 +15,9 @@ the rule, claimed in ``workforce_alerts``, emitted through the outbox with the b
 the fuller history no longer bears out (an earlier allocation, or the end of one, read after a
 later allocation from another child's partition) is withdrawn from the view — so the flags are
 the same in any interleaving; what was emitted stays emitted. Then the clocks of every worker and
-child the batch touched are recomputed from the stored facts, as of the event's own date. Only
-the park's bound reads processing time (``Unit.now``); no derived value does. Known limit: a
-worker's FTE is the latest recorded, not the one in force at each allocation.
+child the batch touched are recomputed from the stored facts, as of the event's own date, and
+written together (the children's facts read in one query, the clocks in two statements). Only
+the park's bound reads processing time (``Unit.now``); no derived value does.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from services.workforce.domain.supervision import (
     oversight_due,
     session_flag,
 )
-from services.workforce.ports import Clock, Parked, StoreFor, WorkforceStore
+from services.workforce.ports import ChildFacts, Clock, Parked, StoreFor, WorkforceStore
 
 ALLOCATION_TYPES = frozenset({"child.allocated", "child.reallocated"})
 ENDING_TYPES = ALLOCATION_TYPES | {"child.unallocated"}
@@ -117,12 +117,13 @@ class WorkforceHandler:
         workers: dict[str, datetime] = {}
         children: dict[str, datetime] = {}
         alerting: dict[str, datetime] = {}  # worker → the earliest allocation time touched
+        known: set[tuple[str, str]] = set()  # (kind, id) found in the directory by this batch
         ordered = in_event_order(deliveries)
         await store.lock_children(children_touched(deliveries))
         through = await store.directory_through()
         for d in ordered:
             event = d.event
-            if await self._held_back(unit, store, d, through):
+            if await self._held_back(unit, store, d, through, known):
                 continue
             if event.subject.child_id == DIRECTORY_KEY:
                 through = event.occurred_at if through is None else max(through, event.occurred_at)
@@ -152,18 +153,26 @@ class WorkforceHandler:
         allocations = {d.event.event_id: d for d in deliveries}
         for worker_id in sorted(alerting):
             await self._alerts(unit, store, worker_id, alerting[worker_id], allocations)
+        clocks: dict[tuple[str, str], Clock | None] = {}
         for worker_id, at in workers.items():
-            await self._supervision_clocks(store, worker_id, at)
+            clocks.update(await self._supervision_clocks(store, worker_id, at))
+        facts = await store.child_facts(sorted(children))
         for child_id in children:
-            await self._child_clocks(store, child_id)
+            clocks.update(self._child_clocks(child_id, facts.get(child_id, ChildFacts())))
+        await store.write_clocks(clocks)
         # handled or refused: no longer parked (a deferred one stays)
         await store.unpark(unit.consumer, [d.id for d in deliveries if d.id not in unit.deferred])
 
     async def _held_back(
-        self, unit: Unit, store: WorkforceStore, d: Delivery, through: datetime | None
+        self,
+        unit: Unit,
+        store: WorkforceStore,
+        d: Delivery,
+        through: datetime | None,
+        known: set[tuple[str, str]],
     ) -> bool:
         """Park (defer) or refuse ``d`` if it names an id the directory lacks; False if not."""
-        unknown = await self._unknown(store, d.event)
+        unknown = await self._unknown(store, d.event, known)
         if unknown is None:
             return False
         error, ref = unknown
@@ -190,12 +199,18 @@ class WorkforceHandler:
         return since is None or unit.now - since < self._park
 
     async def _unknown(
-        self, store: WorkforceStore, event: Any
+        self, store: WorkforceStore, event: Any, known: set[tuple[str, str]]
     ) -> tuple[UnknownReferenceError, str] | None:
+        """The first id ``event`` names that the directory lacks. The directory never forgets a
+        team or a worker (a leaver keeps their row), so an id found once in the batch's
+        transaction is not looked up again; one not found is, every time."""
         for field, kind, ref in references(event):
+            if (kind, ref) in known:
+                continue
             found = await (store.team(ref) if kind == "team" else store.worker(ref))
             if found is None:
                 return UnknownReferenceError(field, kind), ref
+            known.add((kind, ref))
         return None
 
     async def _touched(
@@ -291,16 +306,17 @@ class WorkforceHandler:
 
     async def _supervision_clocks(
         self, store: WorkforceStore, worker_id: str, at: datetime
-    ) -> None:
+    ) -> dict[tuple[str, str], Clock | None]:
+        """The worker's supervision and ASYE review clocks (None: no clock) as of ``at``."""
         facts = await store.supervision_facts(worker_id)
+        out: dict[tuple[str, str], Clock | None] = {}
         if facts is None:
-            return
+            return out
         w = facts.worker
         as_of = _day(at)
         if w.left_on is not None and w.left_on <= as_of:
-            await store.drop_clock("supervision", worker_id)
-            await store.drop_clock("asye_review", worker_id)
-            return
+            out[("supervision", worker_id)] = out[("asye_review", worker_id)] = None
+            return out
         profile = self._book.in_force(w.employed_from)
         due = next_supervision(
             profile,
@@ -312,78 +328,72 @@ class WorkforceHandler:
             as_of=as_of,
         )
         if due.due_on is None:
-            await store.drop_clock("supervision", worker_id)
+            out[("supervision", worker_id)] = None
         else:
             started = due.last_counted or w.employed_from
-            await store.set_clock(
-                Clock(
-                    "supervision",
-                    worker_id,
-                    DIRECTORY_KEY,
-                    profile.name,
-                    end_of_day(started),
-                    end_of_day(due.due_on),
-                    w.team_id,
-                )
+            out[("supervision", worker_id)] = Clock(
+                "supervision",
+                worker_id,
+                DIRECTORY_KEY,
+                profile.name,
+                end_of_day(started),
+                end_of_day(due.due_on),
+                w.team_id,
             )
         if w.asye_starts_on is None or w.asye_completed_on is not None:
-            await store.drop_clock("asye_review", worker_id)
-            return
+            out[("asye_review", worker_id)] = None
+            return out
         asye_profile = self._book.in_force(w.asye_starts_on)
         plan = asye_plan(asye_profile, w.asye_starts_on, facts.leaves + facts.asye_pauses)
         review = next_review(plan, facts.asye_reviews)
         if review is None:
-            await store.drop_clock("asye_review", worker_id)
+            out[("asye_review", worker_id)] = None
         else:
-            await store.set_clock(
-                Clock(
-                    "asye_review",
-                    worker_id,
-                    DIRECTORY_KEY,
-                    asye_profile.name,
-                    end_of_day(w.asye_starts_on),
-                    end_of_day(review[1]),
-                    w.team_id,
-                )
+            out[("asye_review", worker_id)] = Clock(
+                "asye_review",
+                worker_id,
+                DIRECTORY_KEY,
+                asye_profile.name,
+                end_of_day(w.asye_starts_on),
+                end_of_day(review[1]),
+                w.team_id,
             )
+        return out
 
-    async def _child_clocks(self, store: WorkforceStore, child_id: str) -> None:
+    def _child_clocks(
+        self, child_id: str, facts: ChildFacts
+    ) -> dict[tuple[str, str], Clock | None]:
         """The child's clocks from the stored facts alone: case oversight while allocated, the
         referral → allocation clock while a referral waits — and neither otherwise, whatever
         the batch (an allocation and its end read together left the referral's clock open)."""
-        case = await store.open_case(child_id)
-        if case is None:
-            await store.drop_clock("case_oversight", child_id)
-        else:
+        out: dict[tuple[str, str], Clock | None] = {
+            ("case_oversight", child_id): None,
+            ("allocation", child_id): None,
+        }
+        if (case := facts.case) is not None:
             last = case.last_entry or case.allocated_at
             profile = self._book.in_force(_day(case.allocated_at))
             due = oversight_due(profile, CaseType(case.case_type), _day(last))
-            await store.set_clock(
-                Clock(
-                    "case_oversight",
-                    child_id,
-                    child_id,
-                    profile.name,
-                    last,
-                    end_of_day(due),
-                    case.team_id,
-                )
+            out[("case_oversight", child_id)] = Clock(
+                "case_oversight",
+                child_id,
+                child_id,
+                profile.name,
+                last,
+                end_of_day(due),
+                case.team_id,
             )
-        waiting = await store.waiting_referral(child_id)
-        if waiting is None:
-            await store.drop_clock("allocation", child_id)
-        else:
-            referral_at, team = waiting
+        if facts.waiting is not None:
+            referral_at, team = facts.waiting
             profile = self._book.in_force(_day(referral_at))
             due_on = allocation_due(profile, self._calendar, _day(referral_at))
-            await store.set_clock(
-                Clock(
-                    "allocation",
-                    child_id,
-                    child_id,
-                    profile.name,
-                    referral_at,
-                    end_of_day(due_on),
-                    team,
-                )
+            out[("allocation", child_id)] = Clock(
+                "allocation",
+                child_id,
+                child_id,
+                profile.name,
+                referral_at,
+                end_of_day(due_on),
+                team,
             )
+        return out

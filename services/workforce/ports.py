@@ -8,7 +8,7 @@ rules that turn facts into due dates and alerts are the domain's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -73,6 +73,15 @@ class OpenCase:
 
 
 @dataclass(frozen=True)
+class ChildFacts:
+    """A child's open case (its latest allocation not ended) and its referral still waiting for
+    an allocation — (referral time, team) — if any."""
+
+    case: OpenCase | None = None
+    waiting: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True)
 class Parked:
     """An event set aside until the directory catches up: the id it names and its record."""
 
@@ -134,12 +143,12 @@ class WorkforceStore(Protocol):
 
     async def open_case(self, child_id: str) -> OpenCase | None: ...
 
-    async def waiting_referral(self, child_id: str) -> tuple[datetime, str] | None:
-        """The referral of a child not yet allocated: (referral time, team)."""
+    async def child_facts(self, child_ids: Sequence[str]) -> Mapping[str, ChildFacts]:
+        """What each child's clocks are computed from, every child in one read (a child with
+        neither an open case nor a waiting referral may be left out)."""
 
-    async def set_clock(self, clock: Clock) -> None: ...
-
-    async def drop_clock(self, kind: str, subject_ref: str) -> None: ...
+    async def write_clocks(self, clocks: Mapping[tuple[str, str], Clock | None]) -> None:
+        """Upsert each clock, keyed by (kind, subject), or drop it where the value is None."""
 
 
 StoreFor = Callable[[Any], WorkforceStore]

@@ -300,7 +300,7 @@ class ChildClocks:
         """Whether a stop or cancel of the event could close a clock this child does not have:
         it names no subject (every clock of its kind), or its subject's clock does not exist."""
         for action in plan.closing:
-            subject = action.subject_ref(body)
+            subject = plan.subject(action, body)
             if (
                 subject is None
                 or timer_id_for(self.child_id, action.kind, subject) not in self.timers

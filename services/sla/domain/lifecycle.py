@@ -20,7 +20,7 @@ closed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from uuid import UUID
@@ -68,6 +68,16 @@ class Plan:
     actions: list[TimerAction]
     starts: list[tuple[TimerAction, str, UUID]]
     moments: Mapping[str, datetime]
+    subjects: dict[int, str | None] = field(default_factory=dict, compare=False, repr=False)
+    """Each action's subject, read once (keyed by the action's identity: the book's actions
+    live as long as the policy)."""
+
+    def subject(self, action: TimerAction, event: object) -> str | None:
+        """``action.subject_ref(event)`` for the event this plan is of, read once."""
+        key = id(action)
+        if key not in self.subjects:
+            self.subjects[key] = action.subject_ref(event)
+        return self.subjects[key]
 
     def moment(self, action: TimerAction) -> datetime:
         """When the thing `action` reacts to happened (its trigger's `at` field)."""
@@ -110,7 +120,7 @@ def _closes(plan: Plan, event: object, current: dict[UUID, Timer]) -> list[Timer
         if action.verb is Verb.START:
             continue
         at = plan.moment(action)
-        subject = action.subject_ref(event)
+        subject = plan.subject(action, event)
         for timer_id, timer in list(current.items()):
             if (
                 timer.kind != action.kind

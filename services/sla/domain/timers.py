@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal, Self
 from uuid import UUID, uuid5
 
@@ -109,10 +110,12 @@ class Timer(BaseModel):
         return self.met_at is not None and _utc(self.met_at) > _utc(self.due_at)
 
 
+@lru_cache(maxsize=65_536)
 def timer_id_for(child_id: str, kind: str, subject_ref: str) -> UUID:
     """The deterministic id of the `kind` clock on `subject_ref` for `child_id` (uuid5).
 
     The policy is not part of it: switching a council's policy must not open a second clock.
+    Memoised (a pure function of three strings, asked for several times per event).
     """
     return uuid5(TIMER_NAMESPACE, "\x1f".join((child_id, kind, subject_ref)))
 

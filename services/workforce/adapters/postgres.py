@@ -8,7 +8,7 @@ replaces the previous due date rather than adding a row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +19,15 @@ from services.common.deadletter import Origin
 from services.common.ledger import decode_headers, encode_headers
 from services.workforce.domain.caseload import Allocated, Allocation, Term
 from services.workforce.domain.supervision import Leave
-from services.workforce.ports import Clock, OpenCase, Parked, SupervisionFacts, Team, Worker
+from services.workforce.ports import (
+    ChildFacts,
+    Clock,
+    OpenCase,
+    Parked,
+    SupervisionFacts,
+    Team,
+    Worker,
+)
 
 CLOCK_NAMESPACE = uuid.UUID("5c2e8a41-9d3b-5f70-a1c4-7e6b0d2f8a93")
 
@@ -460,35 +468,56 @@ class PostgresWorkforceStore:
         )
         return None if row is None else OpenCase(**dict(row))
 
-    async def waiting_referral(self, child_id: str) -> tuple[datetime, str] | None:
-        row = await self._conn.fetchrow(
-            "SELECT referral_at, team FROM workforce_referrals "
-            "WHERE child_id = $1 AND allocated_at IS NULL",
-            child_id,
+    async def child_facts(self, child_ids: Sequence[str]) -> dict[str, ChildFacts]:
+        rows = await self._conn.fetch(
+            "SELECT c.child_id, a.worker_id, a.team_id, a.case_type, a.allocated_at, "
+            "(SELECT max(e.recorded_at) FROM workforce_case_entries e WHERE e.child_id = c.child_id"
+            " AND e.recorded_at >= a.allocated_at) AS last_entry, "
+            "r.referral_at, r.team AS referral_team "
+            "FROM unnest($1::text[]) AS c(child_id) "
+            "LEFT JOIN LATERAL (SELECT worker_id, team_id, case_type, allocated_at "
+            "  FROM workforce_allocations WHERE child_id = c.child_id AND ended_at IS NULL "
+            "  ORDER BY allocated_at DESC LIMIT 1) a ON true "
+            "LEFT JOIN workforce_referrals r ON r.child_id = c.child_id AND r.allocated_at IS NULL",
+            list(child_ids),
         )
-        return None if row is None else (row["referral_at"], row["team"])
+        facts: dict[str, ChildFacts] = {}
+        for r in rows:
+            case = None
+            if r["worker_id"] is not None:
+                case = OpenCase(
+                    r["child_id"], r["worker_id"], r["team_id"], r["case_type"],
+                    r["allocated_at"], r["last_entry"],
+                )  # fmt: skip
+            waiting = None if r["referral_at"] is None else (r["referral_at"], r["referral_team"])
+            facts[r["child_id"]] = ChildFacts(case, waiting)
+        return facts
 
-    async def set_clock(self, clock: Clock) -> None:
-        await self._conn.execute(
-            "INSERT INTO workforce_clocks (timer_id, child_id, kind, policy, subject_ref, "
-            "started_at, due_at, team) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-            "ON CONFLICT (timer_id) DO UPDATE SET policy = EXCLUDED.policy, "
-            "started_at = EXCLUDED.started_at, due_at = EXCLUDED.due_at, team = EXCLUDED.team, "
-            "status = 'open'",
-            clock_id(clock.kind, clock.subject_ref),
-            clock.child_id,
-            clock.kind,
-            clock.policy,
-            clock.subject_ref,
-            clock.started_at,
-            clock.due_at,
-            clock.team,
-        )
-
-    async def drop_clock(self, kind: str, subject_ref: str) -> None:
-        await self._conn.execute(
-            "DELETE FROM workforce_clocks WHERE timer_id = $1", clock_id(kind, subject_ref)
-        )
+    async def write_clocks(self, clocks: Mapping[tuple[str, str], Clock | None]) -> None:
+        kept = [c for c in clocks.values() if c is not None]
+        dropped = [clock_id(kind, ref) for (kind, ref), c in clocks.items() if c is None]
+        if kept:
+            await self._conn.execute(
+                "INSERT INTO workforce_clocks (timer_id, child_id, kind, policy, subject_ref, "
+                "started_at, due_at, team) SELECT * FROM unnest($1::uuid[], $2::text[], "
+                "$3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], "
+                "$8::text[]) "
+                "ON CONFLICT (timer_id) DO UPDATE SET policy = EXCLUDED.policy, "
+                "started_at = EXCLUDED.started_at, due_at = EXCLUDED.due_at, "
+                "team = EXCLUDED.team, status = 'open'",
+                [clock_id(c.kind, c.subject_ref) for c in kept],
+                [c.child_id for c in kept],
+                [c.kind for c in kept],
+                [c.policy for c in kept],
+                [c.subject_ref for c in kept],
+                [c.started_at for c in kept],
+                [c.due_at for c in kept],
+                [c.team for c in kept],
+            )
+        if dropped:
+            await self._conn.execute(
+                "DELETE FROM workforce_clocks WHERE timer_id = ANY($1::uuid[])", dropped
+            )
 
 
 def clock_id(kind: str, subject_ref: str) -> UUID:
