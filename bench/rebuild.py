@@ -100,7 +100,7 @@ async def _yardstick(dsn: str) -> tuple[int, float]:
         await conn.close()
 
 
-async def main_async(events: int, seed: int, keep: bool) -> dict[str, Any]:
+async def main_async(events: int, seed: int, keep: bool, jobs: int | None = None) -> dict[str, Any]:
     name = f"frontdoor_bench_rebuild_{os.getpid()}"
     dsn = SERVER.rsplit("/", 1)[0] + f"/{name}"
     await ensure_database(dsn)
@@ -112,7 +112,7 @@ async def main_async(events: int, seed: int, keep: bool) -> dict[str, Any]:
         load_s = await _load(dsn, rows)
         del rows
         read, raw_s = await _yardstick(dsn)
-        report = await run(Endpoints("unused:0", dsn), list(NAMES))
+        report = await run(Endpoints("unused:0", dsn), list(NAMES), jobs=jobs)
         total = report.seconds["total"]
         return {
             "events": report.events,
@@ -125,6 +125,7 @@ async def main_async(events: int, seed: int, keep: bool) -> dict[str, Any]:
             "rebuild_s": total,
             "feed_s": report.seconds["feed"],
             "swap_s": round(total - report.seconds["feed"], 2),
+            "lanes": report.lanes,
             "fed": report.fed,
             "derived_records": report.derived,
             "dead_letters": report.dead_letters,
@@ -153,11 +154,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="Lanes (processes); default: one per service."
+    )
     args = parser.parse_args()
     from services.common.logging import configure_logging
 
     configure_logging(level="WARNING")
-    result = asyncio.run(main_async(args.events, args.seed, args.keep))
+    result = asyncio.run(main_async(args.events, args.seed, args.keep, args.jobs))
     if args.events >= 100_000:  # a smoke run (tests, profiling) does not replace the record
         (ROOT / "bench" / "results" / "rebuild.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

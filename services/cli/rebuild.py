@@ -91,8 +91,8 @@ async def run(
             ledger_days=Retention.from_env().processed_days,
             on_total=on_total,
             on_progress=on_progress,
-            # the workforce lane in a process of its own, beside the others (one per core)
-            apart=Apart(endpoints.database_url, chain, jobs=jobs or os.cpu_count() or 1),
+            # a lane (process) per service unless told otherwise
+            apart=Apart(endpoints.database_url, chain, jobs=jobs),
         )
     finally:
         await reader.close()

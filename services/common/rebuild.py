@@ -55,9 +55,11 @@ import asyncio
 import logging
 import multiprocessing
 import re
+import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -65,6 +67,7 @@ import orjson
 import structlog
 
 from services.common.deadletter import Origin
+from services.common.ledger import decode_headers, encode_headers
 from services.common.outbox import OutboxRow, Relay
 from services.common.pipeline import Handler, Pipeline, Subscription
 from services.common.runtime import Service
@@ -91,7 +94,9 @@ class Views:
     recorded. ``settle`` hands back what a subscription deferred (``Settle``). ``read_first``
     names subject keys whose events are read before every child's (each key's own order kept,
     an order the partitions allow): the workforce directory, so that what names a team or a
-    worker finds it instead of waiting for it.
+    worker finds it instead of waiting for it. ``by_child``: everything its handlers read and
+    write is one child's (no row, lock or lookup spans two children), so a rebuild may feed it in
+    several lanes, each a share of the children (``Apart.shares``).
     """
 
     tables: tuple[str, ...]
@@ -100,6 +105,7 @@ class Views:
     keep_from_live: tuple[str, ...] = ()
     settle: Settle | None = None
     read_first: tuple[str, ...] = ()
+    by_child: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,34 +121,77 @@ class Rebuildable:
 
 @dataclass(frozen=True)
 class Apart:
-    """What a lane fed in a process of its own needs: the database and the chain (the process is
-    spawned, so ``chain`` is a module-level function returning the same chain)."""
+    """What lanes fed in processes of their own need: the database and the chain (the processes
+    are spawned, so ``chain`` is a module-level function returning the same chain)."""
 
     dsn: str
     chain: Callable[[], Sequence[Rebuildable]]
-    jobs: int = 2
-    """Processes at most (this one included); lanes beyond them are fed here."""
+    jobs: int | None = None
+    """Lanes (processes, this one included) at most; None: a lane per service, and ``shares``
+    lanes for a service whose views are ``by_child``."""
+    shares: int = 2
 
 
-def lanes(used: Sequence[Rebuildable]) -> list[list[Rebuildable]]:
-    """``used`` split into lanes no record crosses: a service shares a lane with every service
-    it reads (``Rebuildable.reads``; None: every one before it). Chain order inside each lane,
-    the first service's lane first."""
-    parent = {r.name: r.name for r in used}
+@dataclass(frozen=True)
+class Lane:
+    """Services fed together in one process, and the earlier lanes whose records they read."""
 
-    def root(name: str) -> str:
-        while parent[name] != name:
-            name = parent[name]
-        return name
+    names: tuple[str, ...]
+    upstream: tuple[int, ...]
+    tables: tuple[str, ...] = ()
+    """The shadow tables its services write (analysed as they grow: ``_Lane.read``)."""
+    share: tuple[int, int] | None = None
+    """(k, n): only the children whose ``share_of`` is k of n; None: every child."""
 
-    for i, r in enumerate(used):
-        for earlier in used[:i]:
-            if r.reads is None or earlier.name in r.reads:
-                parent[root(r.name)] = root(earlier.name)
-    grouped: dict[str, list[Rebuildable]] = {}
-    for r in used:
-        grouped.setdefault(root(r.name), []).append(r)
-    return list(grouped.values())
+    @property
+    def label(self) -> str:
+        name = "+".join(self.names)
+        return name if self.share is None else f"{name}[{self.share[0] + 1}/{self.share[1]}]"
+
+
+def share_of(child_id: str | bytes | None, shares: int) -> int:
+    """Which of ``shares`` lanes feeds a child (stable across processes: CRC-32 of its id)."""
+    if child_id is None:
+        return 0
+    raw = child_id.encode() if isinstance(child_id, str) else child_id
+    return zlib.crc32(raw) % shares
+
+
+def lanes(used: Sequence[Rebuildable], jobs: int | None, shares: int = 1) -> list[Lane]:
+    """``used`` (chain order) in at most ``jobs`` lanes of consecutive services (None: a lane
+    each, and ``shares`` lanes each for a ``by_child`` service), each with the lanes holding a
+    service one of its services reads (``Rebuildable.reads``; None: every one before it)."""
+    groups: list[tuple[list[Rebuildable], tuple[int, int] | None]] = []
+    if jobs is None:
+        for r in used:
+            if r.views.by_child and shares > 1:
+                groups.extend(([r], (k, shares)) for k in range(shares))
+            else:
+                groups.append(([r], None))
+    else:
+        count = max(1, min(jobs, len(used)))
+        size, extra = divmod(len(used), count)
+        start = 0
+        for k in range(count):
+            end = start + size + (1 if k < extra else 0)
+            groups.append((list(used[start:end]), None))
+            start = end
+    lanes_of: dict[str, list[int]] = {}
+    for k, (group, _) in enumerate(groups):
+        for r in group:
+            lanes_of.setdefault(r.name, []).append(k)
+    out: list[Lane] = []
+    for k, (group, share) in enumerate(groups):
+        upstream: set[int] = set()
+        for r in group:
+            before = used[: used.index(r)]
+            for e in before:
+                if r.reads is None or e.name in r.reads:
+                    upstream.update(lanes_of[e.name])
+        upstream.discard(k)
+        tables = tuple(t for r in group for t in (*r.views.tables, *r.views.scratch))
+        out.append(Lane(tuple(r.name for r in group), tuple(sorted(upstream)), tables, share))
+    return out
 
 
 @dataclass
@@ -155,10 +204,15 @@ class Report:
     claims: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    lanes: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per lane (its services, joined by '+'): seconds reading the history, of those seconds
+    waiting for the lanes it reads, and its process's CPU seconds meanwhile."""
 
     def add(self, lane: Report) -> None:
         """Count in what another lane fed (it read the same events: ``events`` is not added)."""
-        self.fed.update(lane.fed)
+        self.lanes.update(lane.lanes)
+        for consumer, n in lane.fed.items():
+            self.fed[consumer] = self.fed.get(consumer, 0) + n
         self.derived += lane.derived
         self.dead_letters += lane.dead_letters
         self.claims += lane.claims
@@ -257,19 +311,45 @@ def _wants(sub: Subscription, topic: str, event_type: str | None) -> bool:
 
 
 class Feed:
-    """Feeds chunks of events through the stages in data-flow order."""
+    """Feeds chunks of events through the stages in data-flow order.
 
-    def __init__(self, stages: Sequence[_Stage], route: Callable[[str], str]) -> None:
+    A lane's feed (``_Lane``) holds only its own services' stages: ``later`` are the
+    subscriptions of the lanes after it — what they want of its records is ``exported`` (with
+    its position) instead of fed here — and ``earlier`` those of the lanes before it, which must
+    want nothing it emits (the data flow runs one way). ``chunk`` takes, beside the events, the
+    records earlier lanes exported for them (``imported``)."""
+
+    def __init__(
+        self,
+        stages: Sequence[_Stage],
+        route: Callable[[str], str],
+        *,
+        later: Sequence[Subscription] = (),
+        earlier: Sequence[Subscription] = (),
+        share: tuple[int, int] | None = None,
+    ) -> None:
         self.stages = stages
+        self.share = share
         self.route = route
         self.report = Report()
         self.claims: list[tuple[str, UUID]] = []
+        self.exported: list[tuple[Position, OutboxRow, bool]] = []
+        self._later, self._earlier = later, earlier
         self._count = 0
 
-    async def chunk(self, rows: Sequence[Any], *, recent_since: datetime | None) -> None:
+    async def chunk(
+        self,
+        rows: Sequence[Any],
+        *,
+        recent_since: datetime | None,
+        imported: Sequence[tuple[Position, OutboxRow, bool]] = (),
+    ) -> None:
         inbox: list[list[_Item]] = [[] for _ in self.stages]
+        share = self.share
         for row in rows:
             self._count += 1
+            if share is not None and share_of(row["child_id"], share[1]) != share[0]:
+                continue
             topic = self.route(row["event_type"])
             recent = recent_since is None or row["recorded_at"] >= recent_since
             for i, stage in enumerate(self.stages):
@@ -277,6 +357,17 @@ class Feed:
                     inbox[i].append(((self._count,), _origin(topic, row), recent, row["event_id"]))
                     if recent and stage.rebuilt:
                         self.claims.append((stage.subscription.consumer, row["event_id"]))
+        for position, record, recent in imported:
+            if share is not None and share_of(record.key, share[1]) != share[0]:
+                continue
+            origin = Origin(record.topic, record.partition, -1, record.key, record.value,
+                            record.headers)  # fmt: skip
+            for i, stage in enumerate(self.stages):
+                if _wants(stage.subscription, record.topic, record.event_type):
+                    self.report.derived += 1
+                    inbox[i].append((position, origin, recent, record.event_id))
+                    if recent and stage.rebuilt:
+                        self.claims.append((stage.subscription.consumer, record.event_id))
         await self._run(inbox)
 
     async def settle(self, conn: Any) -> None:
@@ -304,7 +395,7 @@ class Feed:
             items = sorted(inbox[i], key=lambda t: t[0])
             name = stage.subscription.consumer
             self.report.fed[name] = self.report.fed.get(name, 0) + len(items)
-            position_of = {i: (p, r) for p, _, r, i in items}
+            position_of = {event_id: (p, r) for p, _, r, event_id in items}
             for start in range(0, len(items), stage.subscription.max_batch):
                 batch = items[start : start + stage.subscription.max_batch]
                 stage.sender.rows.clear()
@@ -340,6 +431,13 @@ class Feed:
                 inbox[j].append(((*position, n + 1), origin, recent, row.event_id))
                 if recent and stage.rebuilt:
                     self.claims.append((stage.subscription.consumer, row.event_id))
+            if any(_wants(sub, row.topic, row.event_type) for sub in self._earlier):
+                raise RuntimeError(
+                    f"{row.event_type} on {row.topic} flows back to an earlier lane: the lane "
+                    "order is not the data flow"
+                )
+            if any(_wants(sub, row.topic, row.event_type) for sub in self._later):
+                self.exported.append(((*position, n + 1), row, recent))
 
 
 def _event_id(origin: Origin) -> UUID | None:
@@ -380,6 +478,12 @@ async def _shadow(conn: Any, tables: Sequence[str]) -> None:
     for table in tables:
         await conn.execute(f"CREATE TABLE {SHADOW}.{table} (LIKE public.{table} INCLUDING ALL)")
     await conn.execute(f"CREATE TABLE {SHADOW}.rebuild_claims (consumer text, event_id uuid)")
+    await conn.execute(
+        f"CREATE TABLE {SHADOW}.rebuild_records (seq bigserial, lane int, at bigint, "
+        "position int[], topic text, partition int, key bytea, value bytea, headers text, "
+        "event_type text, event_id uuid, recent bool)"
+    )
+    await conn.execute(f"CREATE INDEX ON {SHADOW}.rebuild_records (at)")
     await conn.execute(f"SET search_path = {SHADOW}, public")
 
 
@@ -398,25 +502,20 @@ async def rebuild(
 ) -> Report:
     """Rebuild ``targets`` (service names) on ``conn``, reading ``events`` on ``reader``; every
     service of ``chain`` whose records feed a target (``Rebuildable.reads``) runs too, into
-    shadow tables that are dropped. With ``apart``, lanes after the first are fed in processes
-    of their own (the module docstring).
+    shadow tables that are dropped. With ``apart``, the services are fed in lanes, each but the
+    first in a process of its own (the module docstring); without, all here, in one lane.
 
     The shadow is built in ordinary short transactions (as a worker's batches: nobody else reads
     the shadow schema, and one transaction for millions of rows would hold every row lock the
     handlers take until the end); only the swap touches the live tables, in one transaction.
     """
-    import time
-
     timings: dict[str, float] = {}
     started = time.monotonic()
     used = _needed(chain, targets)
     swapped = [r for r in used if r.name in targets]
     order = _order(sorted({k for r in used for k in r.views.read_first}))
     tables = [t for r in used for t in (*r.views.tables, *r.views.scratch)]
-    split = lanes(used)
-    jobs = 1 if apart is None else max(1, apart.jobs)
-    away = [[r.name for r in lane] for lane in split[1:jobs]]
-    here = {r.name for r in used} - {name for lane in away for name in lane}
+    plan = lanes(used, apart.jobs, apart.shares) if apart is not None else lanes(used, 1)
     feed = Feed(await _stages(conn, used, targets), route)
     await _shadow(conn, tables)
     try:
@@ -426,8 +525,8 @@ async def rebuild(
             reader,
             feed,
             history,
-            here=here,
-            away=[(apart, lane) for lane in away] if apart is not None else [],
+            plan=plan,
+            apart=apart,
             ledger_days=ledger_days,
             on_total=on_total,
             on_progress=on_progress,
@@ -452,13 +551,21 @@ async def rebuild(
     return feed.report
 
 
-async def _stages(conn: Any, used: Sequence[Rebuildable], targets: Sequence[str]) -> list[_Stage]:
-    """A stage per subscription of ``used``, in data-flow order, each told which topics a later
-    stage reads (what nothing reads is not built: ``Unit.read``)."""
+async def _stages(
+    conn: Any,
+    used: Sequence[Rebuildable],
+    targets: Sequence[str],
+    only: Sequence[str] | None = None,
+) -> list[_Stage]:
+    """A stage per subscription of ``used`` (of the ``only`` services, if given), in data-flow
+    order, each told which topics a later stage reads (what nothing reads is not built:
+    ``Unit.read``)."""
     ledger = RebuildLedger(conn)
     subscriptions = [sub for r in used for sub in r.service.subscriptions]
     stages: list[_Stage] = []
     for r in used:
+        if only is not None and r.name not in only:
+            continue
         for sub in r.service.subscriptions:
             sender = FeedSender()
             handler: Handler = await _open(sub)
@@ -501,45 +608,65 @@ class History:
     """The coordinator's, for a spawned lane's own logging."""
 
 
+DONE = 2**62
+"""A lane's mark once it has read the whole history."""
+
+
 async def _feed_history(
     conn: Any,
     reader: Any,
     feed: Feed,
     history: History,
     *,
-    here: set[str],
-    away: Sequence[tuple[Apart, Sequence[str]]],
+    plan: Sequence[Lane],
+    apart: Apart | None,
     ledger_days: float,
     on_total: Callable[[int], None],
     on_progress: Callable[[int], None],
 ) -> tuple[datetime, set[UUID]]:
-    """Every event of one snapshot of ``events`` through the stages (those of the ``away`` lanes
-    in their own processes, reading the same snapshot); returns the window of late commits to
-    look at again at the swap and the ids already fed in it."""
+    """Every event of one snapshot of ``events`` through the stages, lane by lane (the first
+    here, every other in a spawned process reading the same snapshot); returns the window of
+    late commits to look at again at the swap and the ids already fed in it."""
+    context = multiprocessing.get_context("spawn")
+    marks = [context.Value("q", 0) for _ in plan]
+    abort = context.Event()
     async with reader.transaction(isolation="repeatable_read", readonly=True):
         snapshot_at: datetime = await reader.fetchval("SELECT now()")
         window = snapshot_at - timedelta(minutes=10)
+        exported = await reader.fetchval("SELECT pg_export_snapshot()") if apart else None
         history = History(
             history.order,
             history.chunk,
             route=history.route,
             targets=history.targets,
-            snapshot=await reader.fetchval("SELECT pg_export_snapshot()") if away else None,
+            snapshot=exported,
             recent_since=snapshot_at - timedelta(days=ledger_days),
             window=window,
             log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         )
-        on_total(await reader.fetchval("SELECT count(*) FROM events"))
-        lanes_away = [_Away.start(a, names, history) for a, names in away]
-        progress = _Progress(on_progress, [lane.done for lane in lanes_away])
+        total: int = await reader.fetchval("SELECT count(*) FROM events")
+        on_total(total)
+        away: list[_Away] = []
+        progress = _Progress(on_progress, marks, total)
         try:
-            local = Feed([s for s in feed.stages if s.service in here], feed.route)
-            seen_late = await _read(conn, reader, local, history, progress.here)
+            if apart is not None:
+                away = [
+                    _Away.start(apart, _Lane(plan, k, marks, abort), history)
+                    for k in range(1, len(plan))
+                ]
+            here = _Lane(plan, 0, marks, abort)
+            subscriptions = [s.subscription for s in feed.stages]
+            mine = [s for s in feed.stages if s.service in plan[0].names]
+            local = here.feed(mine, subscriptions, feed.route)
+            seen_late = await here.read(conn, reader, local, history, progress.tick)
             # the exporting transaction stays open until every lane has read its snapshot
-            for lane in lanes_away:
+            for lane in away:
                 feed.report.add(await lane.result(progress))
+        except BaseException:
+            abort.set()
+            raise
         finally:
-            for lane in lanes_away:
+            for lane in away:
                 lane.stop()
     feed.report.add(local.report)
     feed.report.events = local.report.events
@@ -547,40 +674,153 @@ async def _feed_history(
     return window, seen_late
 
 
-async def _read(
-    conn: Any, reader: Any, feed: Feed, history: History, on_progress: Callable[[int], None]
-) -> set[UUID]:
-    """The cursor over ``events`` in the rebuild's order, chunk by chunk through ``feed``."""
-    await reader.execute(
-        f"DECLARE rebuild_events NO SCROLL CURSOR FOR SELECT {_COLUMNS} FROM events {history.order}"
-    )
-    seen_late: set[UUID] = set()
-    assert history.window is not None
-    while rows := await reader.fetch(f"FETCH {history.chunk} FROM rebuild_events"):
-        seen_late.update(r["event_id"] for r in rows if r["recorded_at"] >= history.window)
-        await feed.chunk(rows, recent_since=history.recent_since)
-        await _keep_claims(conn, feed)
-        on_progress(len(rows))
-    feed.report.events = feed._count
-    return seen_late
+# ------------------------------------------------------------------------------- lanes
 
 
-# ------------------------------------------------------------------------ lanes apart
+@dataclass
+class _Lane:
+    """One lane's reading: the history chunk by chunk with, for each chunk, what the lanes it
+    reads exported for it (once each is past the chunk: their marks), its own records for later
+    lanes exported, and its mark (how many events it is past) moved on."""
+
+    plan: Sequence[Lane]
+    index: int
+    marks: Sequence[Any]
+    abort: Any
+    _waited: float = 0.0
+
+    def feed(
+        self,
+        stages: Sequence[_Stage],
+        subscriptions: Sequence[Subscription],
+        route: Callable[[str], str],
+    ) -> Feed:
+        """A feed of this lane's ``stages``; ``subscriptions``: the rebuild's, in chain order
+        (lanes are consecutive services: those before this lane's are the earlier lanes')."""
+        first = subscriptions.index(stages[0].subscription)
+        last = subscriptions.index(stages[-1].subscription)
+        return Feed(
+            stages,
+            route,
+            later=list(subscriptions[last + 1 :]),
+            earlier=list(subscriptions[:first]),
+            share=self.plan[self.index].share,
+        )
+
+    async def read(
+        self,
+        conn: Any,
+        reader: Any,
+        feed: Feed,
+        history: History,
+        on_progress: Callable[[], None],
+    ) -> set[UUID]:
+        """The cursor over ``events`` in the rebuild's order through ``feed``; returns the ids
+        of the events recorded in the late window (``History.window``)."""
+        await reader.execute(
+            f"DECLARE rebuild_events NO SCROLL CURSOR FOR SELECT {_COLUMNS} FROM events "
+            f"{history.order}"
+        )
+        seen_late: set[UUID] = set()
+        window = history.window or datetime.max.replace(tzinfo=UTC)
+        mark = self.marks[self.index]
+        upstream = self.plan[self.index].upstream
+        tables = ", ".join(f"{SHADOW}.{t}" for t in self.plan[self.index].tables)
+        analyse_at = history.chunk
+        started, cpu, self._waited = time.monotonic(), time.process_time(), 0.0
+        while rows := await reader.fetch(f"FETCH {history.chunk} FROM rebuild_events"):
+            seen_late.update(r["event_id"] for r in rows if r["recorded_at"] >= window)
+            first, last = feed._count + 1, feed._count + len(rows)
+            imported = await self._imports(conn, upstream, first, last) if upstream else []
+            await feed.chunk(rows, recent_since=history.recent_since, imported=imported)
+            await _export(conn, feed, self.index)
+            await _keep_claims(conn, feed)
+            if tables and last >= analyse_at:
+                # the shadow tables start empty and unanalysed: the handlers' prepared lookups
+                # were planned as sequential scans, which grow with the table (a rebuild of a
+                # million events spent most of its time in them); statistics as the tables
+                # double replan them as index lookups
+                await conn.execute(f"ANALYZE {tables}")
+                analyse_at *= 2
+            mark.value = last
+            on_progress()
+        mark.value = DONE  # (the same count in every lane: one snapshot)
+        on_progress()
+        feed.report.events = feed._count
+        feed.report.lanes[self.plan[self.index].label] = {
+            "reading": round(time.monotonic() - started, 2),
+            "waiting": round(self._waited, 2),
+            "cpu": round(time.process_time() - cpu, 2),
+        }
+        return seen_late
+
+    async def _imports(
+        self, conn: Any, upstream: Sequence[int], first: int, last: int
+    ) -> list[tuple[Position, OutboxRow, bool]]:
+        """What the ``upstream`` lanes exported for events ``first`` to ``last``, once every one
+        of them is past ``last``."""
+        waiting = time.monotonic()
+        while any(self.marks[k].value < last for k in upstream):
+            if self.abort.is_set():
+                raise RuntimeError("another lane of the rebuild failed")
+            await asyncio.sleep(0.002)
+        self._waited += time.monotonic() - waiting
+        rows = await conn.fetch(
+            "SELECT position, topic, partition, key, value, headers, event_type, event_id, "
+            f"recent FROM {SHADOW}.rebuild_records WHERE at BETWEEN $1 AND $2 "
+            "AND lane = ANY($3::int[]) ORDER BY position, lane, seq",
+            first,
+            last,
+            list(upstream),
+        )
+        return [
+            (
+                tuple(r["position"]),
+                OutboxRow(
+                    event_id=r["event_id"],
+                    event_type=r["event_type"],
+                    topic=r["topic"],
+                    partition=r["partition"],
+                    key=r["key"],
+                    value=r["value"],
+                    headers=decode_headers(r["headers"]),
+                ),
+                r["recent"],
+            )
+            for r in rows
+        ]
+
+
+async def _export(conn: Any, feed: Feed, lane: int) -> None:
+    """The records ``feed`` kept for later lanes, into the shadow (they read them from there)."""
+    if feed.exported:
+        await conn.copy_records_to_table(
+            "rebuild_records",
+            schema_name=SHADOW,
+            columns=[
+                "lane", "at", "position", "topic", "partition", "key", "value", "headers",
+                "event_type", "event_id", "recent",
+            ],
+            records=[
+                (
+                    lane, position[0], list(position), row.topic, row.partition, row.key,
+                    row.value, encode_headers(row.headers), row.event_type, row.event_id, recent,
+                )
+                for position, row, recent in feed.exported
+            ],
+        )  # fmt: skip
+        feed.exported.clear()
 
 
 class _Progress:
-    """The slowest lane's progress, reported as increments."""
+    """The slowest lane's progress (the lanes' marks), reported as increments."""
 
-    def __init__(self, report: Callable[[int], None], away: Sequence[Any]) -> None:
-        self._report, self._away = report, away
-        self._here = self._reported = 0
-
-    def here(self, n: int) -> None:
-        self._here += n
-        self.tick()
+    def __init__(self, report: Callable[[int], None], marks: Sequence[Any], total: int) -> None:
+        self._report, self._marks, self._total = report, marks, total
+        self._reported = 0
 
     def tick(self) -> None:
-        done = min([self._here, *(v.value for v in self._away)])
+        done = min(*(m.value for m in self._marks), self._total)
         if done > self._reported:
             self._report(done - self._reported)
             self._reported = done
@@ -592,23 +832,22 @@ class _Away:
 
     process: Any
     receiver: Any
-    done: Any
     names: Sequence[str]
 
     @classmethod
-    def start(cls, apart: Apart, names: Sequence[str], history: History) -> _Away:
+    def start(cls, apart: Apart, lane: _Lane, history: History) -> _Away:
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)
-        done = context.Value("q", 0)
+        names = lane.plan[lane.index].names
         process = context.Process(
             target=_lane_main,
-            args=(apart, tuple(names), history, sender, done),
-            name=f"frontdoor-rebuild-{'-'.join(names)}",
+            args=(apart, lane, history, sender),
+            name=f"frontdoor-rebuild-{lane.plan[lane.index].label}",
             daemon=True,
         )
         process.start()
         sender.close()  # ours: the lane's end closes when it exits, so a dead lane is noticed
-        return cls(process, receiver, done, names)
+        return cls(process, receiver, names)
 
     async def result(self, progress: _Progress) -> Report:
         waiting = asyncio.ensure_future(asyncio.to_thread(self._receive))
@@ -618,7 +857,6 @@ class _Away:
         verdict, value = waiting.result()
         if verdict != "ok":
             raise RuntimeError(f"the rebuild lane {', '.join(self.names)} failed: {value}")
-        progress.tick()
         report: Report = value
         return report
 
@@ -636,36 +874,35 @@ class _Away:
         self.receiver.close()
 
 
-def _lane_main(
-    apart: Apart, names: Sequence[str], history: History, sender: Any, done: Any
-) -> None:
-    """A spawned lane's process: feed ``names`` and send back its report (or why it failed)."""
+def _lane_main(apart: Apart, lane: _Lane, history: History, sender: Any) -> None:
+    """A spawned lane's process: feed its services and send back the report (or why not)."""
     from services.common.logging import configure_logging
 
     configure_logging(level=history.log_level)
     try:
-        sender.send(("ok", asyncio.run(_lane(apart, names, history, done))))
+        sender.send(("ok", asyncio.run(_lane(apart, lane, history))))
     except BaseException as exc:  # whatever it was, the coordinator must hear of it
+        lane.abort.set()
         sender.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         sender.close()
 
 
-async def _lane(apart: Apart, names: Sequence[str], history: History, done: Any) -> Report:
+async def _lane(apart: Apart, lane: _Lane, history: History) -> Report:
     import asyncpg
-
-    def advance(n: int) -> None:
-        done.value += n
 
     conn = await asyncpg.connect(apart.dsn)
     reader = await asyncpg.connect(apart.dsn)
     try:
         await conn.execute(f"SET search_path = {SHADOW}, public")
-        used = [r for r in apart.chain() if r.name in names]
-        feed = Feed(await _stages(conn, used, history.targets), history.route)
+        used = _needed(apart.chain(), history.targets)
+        names = lane.plan[lane.index].names
+        stages = await _stages(conn, used, history.targets, only=names)
+        subscriptions = [sub for r in used for sub in r.service.subscriptions]
+        feed = lane.feed(stages, subscriptions, history.route)
         async with reader.transaction(isolation="repeatable_read", readonly=True):
             await reader.execute(f"SET TRANSACTION SNAPSHOT '{history.snapshot}'")
-            await _read(conn, reader, feed, history, advance)
+            await lane.read(conn, reader, feed, history, lambda: None)
         return feed.report
     finally:
         await reader.close()

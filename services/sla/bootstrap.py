@@ -54,6 +54,9 @@ VIEWS = Views(
         "FROM public.sla_timers l WHERE s.timer_id = l.timer_id AND s.warned_at IS NULL "
         "AND l.warned_at IS NOT NULL AND s.warn_at IS NOT DISTINCT FROM l.warn_at",
     ),
+    # a batch locks, loads and writes only its children's rows (sla_children, their timers,
+    # team marks and early events): the rebuild may share the children between lanes
+    by_child=True,
 )
 """What ``frontdoor rebuild sla`` recomputes from ``events``; ``sla_outbox`` (scheduled
 announcements) and ``sla_early_events`` (the buffer of events that arrived before their clock's

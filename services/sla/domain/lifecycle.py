@@ -50,8 +50,8 @@ class TimerChange(BaseModel):
         return was is None and self.after.breached_at is not None
 
 
-def _start_id(action: TimerAction, event: object, child_id: str) -> tuple[str, UUID]:
-    subject = action.subject_ref(event)
+def _start_id(plan: Plan, action: TimerAction, event: object, child_id: str) -> tuple[str, UUID]:
+    subject = plan.subject(action, event)
     if subject is None:  # guarded by TimerRule validation; kept for the type checker
         raise TriggerError(f"timer {action.kind}: a start needs a subject")
     return subject, timer_id_for(child_id, action.kind, subject)
@@ -68,13 +68,17 @@ class Plan:
     actions: list[TimerAction]
     starts: list[tuple[TimerAction, str, UUID]]
     moments: Mapping[str, datetime]
+    subject_keys: Mapping[int, int] = field(default_factory=dict, compare=False, repr=False)
+    """Each action's subject paths (``PolicyBook.shared_keys``), by the action's identity."""
     subjects: dict[int, str | None] = field(default_factory=dict, compare=False, repr=False)
-    """Each action's subject, read once (keyed by the action's identity: the book's actions
-    live as long as the policy)."""
+    """The subjects read so far, by subject paths: each read once per event."""
 
     def subject(self, action: TimerAction, event: object) -> str | None:
-        """``action.subject_ref(event)`` for the event this plan is of, read once."""
-        key = id(action)
+        """``action.subject_ref(event)`` for the event this plan is of, read once per subject
+        paths (a refusal is not kept: each action refuses in its own words)."""
+        key = self.subject_keys.get(id(action))
+        if key is None:
+            return action.subject_ref(event)
         if key not in self.subjects:
             self.subjects[key] = action.subject_ref(event)
         return self.subjects[key]
@@ -99,17 +103,27 @@ def plan_of(policies: Policies, event: object) -> Plan:
     event_type = str(field_value(event, "event_type"))
     child_id = str(field_value(event, "subject.child_id"))
     moments: dict[str, datetime] = {}
+    holds: dict[int, bool] = {}
+    subject_keys: dict[int, int] = {}
     actions: list[TimerAction] = []
-    for a in book.actions_for(event_type):
+    for a, (conditions, subject) in zip(
+        book.actions_for(event_type), book.shared_keys(event_type), strict=True
+    ):
         at = moments.get(a.trigger.at)
         if at is None:
             at = moments[a.trigger.at] = a.moment(event)
-        if a.applies_to(event, at) and (
+        if conditions not in holds:
+            holds[conditions] = a.applies_to(event, at)
+        if holds[conditions] and (
             a.verb is not Verb.START or book.starts_under(a, at.date())  # `at` is London time
         ):
             actions.append(a)
-    starts = [(a, *_start_id(a, event, child_id)) for a in actions if a.verb is Verb.START]
-    return Plan(event_type, child_id, actions, starts, moments)
+            subject_keys[id(a)] = subject
+    plan = Plan(event_type, child_id, actions, [], moments, subject_keys)
+    plan.starts.extend(
+        (a, *_start_id(plan, a, event, child_id)) for a in actions if a.verb is Verb.START
+    )
+    return plan
 
 
 def _closes(plan: Plan, event: object, current: dict[UUID, Timer]) -> list[TimerChange]:

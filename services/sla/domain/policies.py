@@ -203,6 +203,22 @@ class PolicyBook:
                 for action in policy.actions_for_all(verb):
                     index.setdefault(action.trigger.event, []).append(action)
         self._by_event = {event: tuple(actions) for event, actions in index.items()}
+        # the editions repeat most triggers word for word: actions with the same conditions (and
+        # moment field) hold or not together, and the same subject paths read the same subject,
+        # so a plan evaluates each once per event (`shared_keys`)
+        conditions: dict[tuple[Any, ...], int] = {}
+        subjects: dict[tuple[Any, ...] | None, int] = {}
+        self._keys = {
+            event: tuple(
+                (
+                    conditions.setdefault((a.trigger.when, a.trigger.at), len(conditions)),
+                    subjects.setdefault(a.trigger.subject, len(subjects)),
+                )
+                for a in actions
+            )
+            for event, actions in self._by_event.items()
+        }
+        self._in_force: dict[date, Policy | None] = {}
 
     @classmethod
     def single(cls, policy: Policy) -> PolicyBook:
@@ -242,10 +258,9 @@ class PolicyBook:
 
     def in_force(self, day: date) -> Policy | None:
         """The policy in force on `day` (None before the first one)."""
-        for policy in self.policies:
-            if policy.in_force_on(day):
-                return policy
-        return None
+        if day not in self._in_force:
+            self._in_force[day] = next((p for p in self.policies if p.in_force_on(day)), None)
+        return self._in_force[day]
 
     def starts_under(self, action: TimerAction, day: date) -> bool:
         """Whether the start `action` opens a clock on `day`: its policy is the one in force then
@@ -266,6 +281,11 @@ class PolicyBook:
     def actions_for(self, event_type: str) -> list[TimerAction]:
         """Every policy's actions on `event_type`: cancels, then stops, then starts."""
         return list(self._by_event.get(event_type, ()))
+
+    def shared_keys(self, event_type: str) -> tuple[tuple[int, int], ...]:
+        """For each of `actions_for(event_type)`: the key of its conditions (with its moment
+        field) and of its subject paths, equal for actions whose triggers read alike."""
+        return self._keys.get(event_type, ())
 
     @property
     def event_types(self) -> frozenset[str]:
