@@ -54,12 +54,23 @@ def _rows(events: int, seed: int) -> list[tuple[Any, ...]]:
             break
         body = orjson.dumps(event)
         e = orjson.loads(body)
-        rows.append((
-            UUID(e["event_id"]), e["event_type"], e["schema_version"],
-            datetime.fromisoformat(e["occurred_at"]), now, e["subject"]["child_id"],
-            e["subject"].get("family_id"), e["source"]["agency"],
-            hashlib.sha256(body).digest(), "partner.events", 0, n, body.decode(),
-        ))
+        rows.append(
+            (
+                UUID(e["event_id"]),
+                e["event_type"],
+                e["schema_version"],
+                datetime.fromisoformat(e["occurred_at"]),
+                now,
+                e["subject"]["child_id"],
+                e["subject"].get("family_id"),
+                e["source"]["agency"],
+                hashlib.sha256(body).digest(),
+                "partner.events",
+                0,
+                n,
+                body.decode(),
+            )
+        )
     return rows
 
 
@@ -71,9 +82,19 @@ async def _load(dsn: str, rows: list[tuple[Any, ...]]) -> float:
             "events",
             records=rows,
             columns=[
-                "event_id", "event_type", "schema_version", "occurred_at", "recorded_at",
-                "child_id", "family_id", "source_agency", "content_hash", "source_topic",
-                "source_partition", "source_offset", "body",
+                "event_id",
+                "event_type",
+                "schema_version",
+                "occurred_at",
+                "recorded_at",
+                "child_id",
+                "family_id",
+                "source_agency",
+                "content_hash",
+                "source_topic",
+                "source_partition",
+                "source_offset",
+                "body",
             ],
         )
         await conn.execute("ANALYZE events")
@@ -163,7 +184,9 @@ def main() -> None:
     configure_logging(level="WARNING")
     result = asyncio.run(main_async(args.events, args.seed, args.keep, args.jobs))
     if args.events >= 100_000:  # a smoke run (tests, profiling) does not replace the record
-        (ROOT / "bench" / "results" / "rebuild.json").write_text(json.dumps(result, indent=2) + "\n")
+        (ROOT / "bench" / "results" / "rebuild.json").write_text(
+            json.dumps(result, indent=2) + "\n"
+        )
     print(json.dumps(result, indent=2))
 
 

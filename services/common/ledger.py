@@ -145,7 +145,8 @@ def decode_headers(stored: str | bytes) -> tuple[tuple[str, bytes], ...]:
     )
 
 
-def _row(r: Any) -> OutboxRow:
+def outbox_row(r: Any) -> OutboxRow:
+    """An ``OutboxRow`` from a row of the outbox's columns (or a table of the same shape)."""
     return OutboxRow(
         id=r["id"],
         event_id=r["event_id"],
@@ -243,7 +244,7 @@ class PostgresLedger:
 
     async def pending(self, *, older_than_seconds: float, limit: int) -> Sequence[OutboxRow]:
         rows = await self._pool.fetch(_PENDING_SQL, older_than_seconds, limit)
-        return sorted((_row(r) for r in rows), key=lambda r: r.id or 0)
+        return sorted((outbox_row(r) for r in rows), key=lambda r: r.id or 0)
 
     async def mark_relayed(self, ids: Sequence[int], *, relay_ts: datetime) -> None:
         if not ids:
@@ -280,7 +281,7 @@ class PostgresLedger:
             sorted(event_types) if event_types is not None else None,
             limit,
         )
-        return [_row(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
 
 # --------------------------------------------------------------------------------- in memory

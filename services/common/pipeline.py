@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -491,6 +492,8 @@ class Pipeline:
     def _log(
         self, origin: Origin, delivery: Delivery | None, outcome: str, **fields: object
     ) -> None:
+        if not log.is_enabled_for(logging.INFO):
+            return  # the line would be dropped: not worth building (a rebuild logs warnings)
         bound: dict[str, object] = {
             "consumer": self.subscription.consumer,
             "topic": origin.topic,

@@ -52,12 +52,14 @@ as they were (the shadow schema is dropped either way).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,7 +69,7 @@ import orjson
 import structlog
 
 from services.common.deadletter import Origin
-from services.common.ledger import decode_headers, encode_headers
+from services.common.ledger import encode_headers, outbox_row
 from services.common.outbox import OutboxRow, Relay
 from services.common.pipeline import Handler, Pipeline, Subscription
 from services.common.runtime import Service
@@ -96,7 +98,10 @@ class Views:
     an order the partitions allow): the workforce directory, so that what names a team or a
     worker finds it instead of waiting for it. ``by_child``: everything its handlers read and
     write is one child's (no row, lock or lookup spans two children), so a rebuild may feed it in
-    several lanes, each a share of the children (``Apart.shares``).
+    several lanes, each a share of the children (``Apart.shares``). ``readers_indexes``: indexes
+    of its tables that only the views' readers use (boards, the breach scanner), never its
+    handlers: the shadow tables go without them, so the rebuild's writes maintain fewer (the live
+    tables keep theirs, and the swap fills them).
     """
 
     tables: tuple[str, ...]
@@ -106,6 +111,7 @@ class Views:
     settle: Settle | None = None
     read_first: tuple[str, ...] = ()
     by_child: bool = False
+    readers_indexes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,9 +358,11 @@ class Feed:
                 continue
             topic = self.route(row["event_type"])
             recent = recent_since is None or row["recorded_at"] >= recent_since
+            origin: Origin | None = None
             for i, stage in enumerate(self.stages):
                 if _wants(stage.subscription, topic, row["event_type"]):
-                    inbox[i].append(((self._count,), _origin(topic, row), recent, row["event_id"]))
+                    origin = origin or _origin(topic, row)
+                    inbox[i].append(((self._count,), origin, recent, row["event_id"]))
                     if recent and stage.rebuilt:
                         self.claims.append((stage.subscription.consumer, row["event_id"]))
         for position, record, recent in imported:
@@ -472,11 +480,24 @@ def _order(first: Sequence[str]) -> str:
     return _ORDER.replace("ORDER BY ", f"ORDER BY child_id NOT IN ({keys}), ", 1)
 
 
-async def _shadow(conn: Any, tables: Sequence[str]) -> None:
+async def _shadow(conn: Any, tables: Sequence[str], skipped: frozenset[str]) -> None:
+    """The shadow schema: each table as the live one, with the live one's indexes but the
+    ``skipped`` ones (``Views.readers_indexes``) — a unique index stands for a primary key."""
     await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
     await conn.execute(f"CREATE SCHEMA {SHADOW}")
     for table in tables:
-        await conn.execute(f"CREATE TABLE {SHADOW}.{table} (LIKE public.{table} INCLUDING ALL)")
+        await conn.execute(
+            f"CREATE TABLE {SHADOW}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
+        )
+        for index in await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+            "AND tablename = $1 ORDER BY indexname",
+            table,
+        ):
+            if index["indexname"] not in skipped:
+                await conn.execute(
+                    index["indexdef"].replace(f" ON public.{table} ", f" ON {SHADOW}.{table} ", 1)
+                )
     await conn.execute(f"CREATE TABLE {SHADOW}.rebuild_claims (consumer text, event_id uuid)")
     await conn.execute(
         f"CREATE TABLE {SHADOW}.rebuild_records (seq bigserial, lane int, at bigint, "
@@ -509,6 +530,53 @@ async def rebuild(
     the shadow schema, and one transaction for millions of rows would hold every row lock the
     handlers take until the end); only the swap touches the live tables, in one transaction.
     """
+    with _for_a_batch_job():
+        return await _rebuild(
+            conn,
+            reader,
+            chain,
+            targets,
+            route=route,
+            ledger_days=ledger_days,
+            on_progress=on_progress,
+            on_total=on_total,
+            chunk=chunk,
+            apart=apart,
+        )
+
+
+@contextmanager
+def _for_a_batch_job() -> Iterator[None]:
+    """The cyclic garbage collector tuned for a rebuild, restored after.
+
+    A rebuild makes millions of short-lived objects (records, models, rows) beside a few
+    long-lived ones (modules, policies, caches): with the default thresholds the collector ran
+    thousands of times, scanning the long-lived ones each time — a sixth of a rebuild's time.
+    What is alive at the start is frozen out of its scans and the youngest generation collected
+    every 50,000 allocations instead of 700 (cycles are still collected; memory stays bounded)."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+async def _rebuild(
+    conn: Any,
+    reader: Any,
+    chain: Sequence[Rebuildable],
+    targets: Sequence[str],
+    *,
+    route: Callable[[str], str],
+    ledger_days: float,
+    on_progress: Callable[[int], None],
+    on_total: Callable[[int], None],
+    chunk: int,
+    apart: Apart | None,
+) -> Report:
     timings: dict[str, float] = {}
     started = time.monotonic()
     used = _needed(chain, targets)
@@ -517,7 +585,7 @@ async def rebuild(
     tables = [t for r in used for t in (*r.views.tables, *r.views.scratch)]
     plan = lanes(used, apart.jobs, apart.shares) if apart is not None else lanes(used, 1)
     feed = Feed(await _stages(conn, used, targets), route)
-    await _shadow(conn, tables)
+    await _shadow(conn, tables, frozenset(i for r in used for i in r.views.readers_indexes))
     try:
         history = History(order, chunk, route=route, targets=tuple(targets))
         window, seen_late = await _feed_history(
@@ -766,29 +834,14 @@ class _Lane:
             await asyncio.sleep(0.002)
         self._waited += time.monotonic() - waiting
         rows = await conn.fetch(
-            "SELECT position, topic, partition, key, value, headers, event_type, event_id, "
-            f"recent FROM {SHADOW}.rebuild_records WHERE at BETWEEN $1 AND $2 "
+            "SELECT seq AS id, position, topic, partition, key, value, headers, event_type, "
+            f"event_id, recent FROM {SHADOW}.rebuild_records WHERE at BETWEEN $1 AND $2 "
             "AND lane = ANY($3::int[]) ORDER BY position, lane, seq",
             first,
             last,
             list(upstream),
         )
-        return [
-            (
-                tuple(r["position"]),
-                OutboxRow(
-                    event_id=r["event_id"],
-                    event_type=r["event_type"],
-                    topic=r["topic"],
-                    partition=r["partition"],
-                    key=r["key"],
-                    value=r["value"],
-                    headers=decode_headers(r["headers"]),
-                ),
-                r["recent"],
-            )
-            for r in rows
-        ]
+        return [(tuple(r["position"]), outbox_row(r), r["recent"]) for r in rows]
 
 
 async def _export(conn: Any, feed: Feed, lane: int) -> None:
@@ -880,7 +933,9 @@ def _lane_main(apart: Apart, lane: _Lane, history: History, sender: Any) -> None
 
     configure_logging(level=history.log_level)
     try:
-        sender.send(("ok", asyncio.run(_lane(apart, lane, history))))
+        with _for_a_batch_job():
+            report = asyncio.run(_lane(apart, lane, history))
+        sender.send(("ok", report))
     except BaseException as exc:  # whatever it was, the coordinator must hear of it
         lane.abort.set()
         sender.send(("error", f"{type(exc).__name__}: {exc}"))

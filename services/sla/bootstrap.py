@@ -57,6 +57,16 @@ VIEWS = Views(
     # a batch locks, loads and writes only its children's rows (sla_children, their timers,
     # team marks and early events): the rebuild may share the children between lanes
     by_child=True,
+    readers_indexes=(
+        "sla_timers_breached",
+        "sla_timers_due",
+        "sla_timers_due_all",
+        "sla_timers_live",
+        "sla_timers_live_kind",
+        "sla_timers_overdue_when_recorded",
+        "sla_timers_warn",
+        "sla_early_events_age",
+    ),
 )
 """What ``frontdoor rebuild sla`` recomputes from ``events``; ``sla_outbox`` (scheduled
 announcements) and ``sla_early_events`` (the buffer of events that arrived before their clock's

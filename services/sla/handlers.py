@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 import structlog
 
 from schemas.topics import SLA
@@ -66,8 +67,9 @@ class TimerHandler:
         for d in deliveries:
             event = d.event
             try:
+                # the event as JSON: its canonical bytes are model_dump_json's, read back
                 changes = clocks[event.subject.child_id].apply(
-                    event.model_dump(mode="json"), Cause(event.event_id, event.correlation_id)
+                    orjson.loads(d.canonical), Cause(event.event_id, event.correlation_id)
                 )
             except TriggerError as exc:
                 unit.reject(d, exc)
