@@ -76,6 +76,17 @@ def infra() -> Iterator[Infrastructure]:
 @pytest.fixture(scope="session")
 def endpoints(infra: Infrastructure) -> Iterator[Endpoints]:
     """A fresh database on the session's server, topics created, migrations applied."""
+    yield from _fresh(infra)
+
+
+@pytest.fixture(scope="module")
+def own_endpoints(infra: Infrastructure) -> Iterator[Endpoints]:
+    """As ``endpoints``, but a database of the module's own: what a test counts or rebuilds
+    whole is not mixed with the rest of the session's."""
+    yield from _fresh(infra)
+
+
+def _fresh(infra: Infrastructure) -> Iterator[Endpoints]:
     name, dsn = _database_for_session(infra.endpoints.database_url)
     eps = Endpoints(bootstrap_servers=infra.endpoints.bootstrap_servers, database_url=dsn)
     asyncio.run(initialise(eps))

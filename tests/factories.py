@@ -6,8 +6,11 @@ database and broker as the others.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -121,3 +124,16 @@ async def put_in_history(conn: Any, event: dict[str, Any]) -> None:
         event["source"]["agency"],
         orjson.dumps(event).decode(),
     )
+
+
+def bench_module(name: str) -> Any:
+    """``bench/<name>.py`` as a module (the suite runs the short form of what bench measures)."""
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module

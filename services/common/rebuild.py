@@ -3,39 +3,45 @@
 Invariant: a rebuild either replaces a service's views with exactly what its own declared
 subscriptions and handlers make of the accepted history, in one commit, or changes nothing.
 
-How (a writer connection and a reader):
+How (a writer connection and a reader, and each lane's own connection):
 
 1. a shadow schema (``frontdoor_rebuild``) gets an empty copy of every table the rebuilt
-   services write (``Views.tables`` and ``Views.scratch``, ``LIKE … INCLUDING ALL``) and the
-   connection's ``search_path`` puts it first, so the services' own adapters and SQL functions,
-   unchanged, write the shadow tables while reading ``events`` (and any service not rebuilt)
-   from ``public``;
-2. ``events`` is read, in one snapshot, through a cursor in a deterministic order — per child,
-   in the order intake accepted them (``recorded_at``, then the partner offset), the keys a
-   service reads first (``Views.read_first``) before the others — and each event
-   is given to every subscription whose topic intake routes it to, through the real ``Pipeline``
+   services write (``Views.tables`` and ``Views.scratch``, ``LIKE …``, with the live indexes but
+   those only the views' readers use, ``Views.readers_indexes``) and the connection's
+   ``search_path`` puts it first, so the services' own adapters and SQL functions, unchanged,
+   write the shadow tables while reading ``events`` (and any service not rebuilt) from
+   ``public``;
+2. ``events`` is read in one snapshot, numbered in a deterministic order into the shadow
+   (``rebuild_history``, sorted once) — per child, in the order intake accepted them
+   (``recorded_at``, then the partner offset), the keys a service reads first
+   (``Views.read_first``) before the others — and read back a page at a time; each event is
+   given to every subscription whose topic intake routes it to, through the real ``Pipeline``
    (decoding, the error policy, the handlers). What a handler emits is not written to the outbox
    and never reaches Kafka: ``FeedSender`` hands it to the subscriptions further down the data
-   flow (``Rebuildable`` order), in memory, placed right after the event that caused it. Each
-   batch commits on its own, as a worker's would, but only into the shadow, which nothing else
-   reads;
+   flow (``Rebuildable`` order), placed right after the event that caused it. Each batch commits
+   on its own, as a worker's would, but only into the shadow, which nothing else reads; each
+   lane analyses its shadow tables as they double (empty and unanalysed, the handlers' prepared
+   lookups were planned as sequential scans that grew with the tables);
 3. the swap, the one transaction that touches live tables: the live view tables are locked
-   against writers (readers go on reading the old rows), events intake accepted since the cursor
-   opened are fed too, each service's ``keep_from_live`` statements carry over what its
+   against writers (readers go on reading the old rows), events intake accepted since the
+   snapshot are fed too, each service's ``keep_from_live`` statements carry over what its
    background tasks announced (the SLA scanner's warnings and breaches, so nothing is announced
    twice), the rebuilt consumers' ledger gets a claim (``processed_events``) for every recent
    record the rebuild fed, so a live worker that has not yet seen one treats it as a repeat, and
    every live table is replaced by its shadow (``TRUNCATE`` + ``INSERT … SELECT``; indexes,
    views and functions on it stay).
 
-Lanes (``lanes``): services no record passes between — the workforce service reads only
-intake's output and nothing rebuilt reads its records — are independent lanes of the data flow.
-Given ``Apart`` (the database URL and the chain's factory), every lane after the first is fed in a
-process of its own (spawned), on its own connections, reading the same snapshot of ``events``
-(``pg_export_snapshot``, imported with ``SET TRANSACTION SNAPSHOT``, as ``pg_dump --jobs`` does)
-into the same shadow schema (the lanes write disjoint tables); this process feeds the first lane
-and waits for the others before it settles and swaps. A lane that fails fails the rebuild. The
-progress reported is the slowest lane's.
+Lanes (``lanes``, given ``Apart``: ``frontdoor rebuild``'s default). Every service is a lane, in
+a process of its own (spawned; the first lane is fed here), on its own connection, reading the
+same numbered history; a service whose views are ``by_child`` (SLA) is ``Apart.shares`` lanes,
+each a share of the children. What a lane emits that a later lane reads is kept in the shadow
+(``rebuild_records``, with its position in the feed); a lane takes, with each page, what the
+lanes it reads (``Rebuildable.reads``) kept for it, once their marks (shared counters: how many
+events each is past) have passed the page — so every stage sees the same records in the same
+positions as in one process. A lane that fails sets the shared abort flag and fails the
+rebuild; the progress reported is the slowest lane's. ``Apart.jobs`` groups consecutive
+services into that many lanes instead. The processes run their collector tuned for a batch job
+(``_for_a_batch_job``).
 
 A handler may set a record aside until the world catches up (``Unit.defer``: the workforce
 service parks an event naming a team its directory has not reached yet — rare once the
@@ -669,7 +675,6 @@ class History:
     chunk: int
     route: Callable[[str], str]
     targets: tuple[str, ...]
-    snapshot: str | None = None
     recent_since: datetime | None = None
     window: datetime | None = None
     log_level: str = "WARNING"
@@ -678,6 +683,23 @@ class History:
 
 DONE = 2**62
 """A lane's mark once it has read the whole history."""
+
+HISTORY_TABLE = "rebuild_history"
+
+
+async def _materialise(reader: Any, order: str) -> tuple[datetime, int]:
+    """One snapshot of ``events``, numbered in the rebuild's order (``n``), into the shadow:
+    sorted once, whatever the lanes (each sorted the whole history for its own cursor before),
+    and read by every lane in pages of ``n``. Returns the snapshot's time and its size."""
+    async with reader.transaction(isolation="repeatable_read"):
+        snapshot_at: datetime = await reader.fetchval("SELECT now()")
+        await reader.execute(
+            f"CREATE UNLOGGED TABLE {SHADOW}.{HISTORY_TABLE} AS "
+            f"SELECT row_number() OVER ({order}) AS n, {_COLUMNS} FROM events"
+        )
+        await reader.execute(f"ALTER TABLE {SHADOW}.{HISTORY_TABLE} ADD PRIMARY KEY (n)")
+        total: int = await reader.fetchval(f"SELECT count(*) FROM {SHADOW}.{HISTORY_TABLE}")
+    return snapshot_at, total
 
 
 async def _feed_history(
@@ -693,49 +715,45 @@ async def _feed_history(
     on_progress: Callable[[int], None],
 ) -> tuple[datetime, set[UUID]]:
     """Every event of one snapshot of ``events`` through the stages, lane by lane (the first
-    here, every other in a spawned process reading the same snapshot); returns the window of
-    late commits to look at again at the swap and the ids already fed in it."""
+    here, every other in a spawned process), all reading the snapshot's events in the rebuild's
+    order from the shadow (``_materialise``); returns the window of late commits to look at
+    again at the swap and the ids already fed in it."""
     context = multiprocessing.get_context("spawn")
     marks = [context.Value("q", 0) for _ in plan]
     abort = context.Event()
-    async with reader.transaction(isolation="repeatable_read", readonly=True):
-        snapshot_at: datetime = await reader.fetchval("SELECT now()")
-        window = snapshot_at - timedelta(minutes=10)
-        exported = await reader.fetchval("SELECT pg_export_snapshot()") if apart else None
-        history = History(
-            history.order,
-            history.chunk,
-            route=history.route,
-            targets=history.targets,
-            snapshot=exported,
-            recent_since=snapshot_at - timedelta(days=ledger_days),
-            window=window,
-            log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
-        )
-        total: int = await reader.fetchval("SELECT count(*) FROM events")
-        on_total(total)
-        away: list[_Away] = []
-        progress = _Progress(on_progress, marks, total)
-        try:
-            if apart is not None:
-                away = [
-                    _Away.start(apart, _Lane(plan, k, marks, abort), history)
-                    for k in range(1, len(plan))
-                ]
-            here = _Lane(plan, 0, marks, abort)
-            subscriptions = [s.subscription for s in feed.stages]
-            mine = [s for s in feed.stages if s.service in plan[0].names]
-            local = here.feed(mine, subscriptions, feed.route)
-            seen_late = await here.read(conn, reader, local, history, progress.tick)
-            # the exporting transaction stays open until every lane has read its snapshot
-            for lane in away:
-                feed.report.add(await lane.result(progress))
-        except BaseException:
-            abort.set()
-            raise
-        finally:
-            for lane in away:
-                lane.stop()
+    snapshot_at, total = await _materialise(reader, history.order)
+    window = snapshot_at - timedelta(minutes=10)
+    history = History(
+        history.order,
+        history.chunk,
+        route=history.route,
+        targets=history.targets,
+        recent_since=snapshot_at - timedelta(days=ledger_days),
+        window=window,
+        log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+    )
+    on_total(total)
+    away: list[_Away] = []
+    progress = _Progress(on_progress, marks, total)
+    try:
+        if apart is not None:
+            away = [
+                _Away.start(apart, _Lane(plan, k, marks, abort), history)
+                for k in range(1, len(plan))
+            ]
+        here = _Lane(plan, 0, marks, abort)
+        subscriptions = [s.subscription for s in feed.stages]
+        mine = [s for s in feed.stages if s.service in plan[0].names]
+        local = here.feed(mine, subscriptions, feed.route)
+        seen_late = await here.read(conn, reader, local, history, progress.tick)
+        for report in await _reports(away, progress):
+            feed.report.add(report)
+    except BaseException:
+        abort.set()
+        raise
+    finally:
+        for lane in away:
+            lane.stop()
     feed.report.add(local.report)
     feed.report.events = local.report.events
     feed._count = local._count
@@ -783,12 +801,8 @@ class _Lane:
         history: History,
         on_progress: Callable[[], None],
     ) -> set[UUID]:
-        """The cursor over ``events`` in the rebuild's order through ``feed``; returns the ids
-        of the events recorded in the late window (``History.window``)."""
-        await reader.execute(
-            f"DECLARE rebuild_events NO SCROLL CURSOR FOR SELECT {_COLUMNS} FROM events "
-            f"{history.order}"
-        )
+        """The history (``_materialise``) page by page through ``feed``; returns the ids of the
+        events recorded in the late window (``History.window``)."""
         seen_late: set[UUID] = set()
         window = history.window or datetime.max.replace(tzinfo=UTC)
         mark = self.marks[self.index]
@@ -796,9 +810,14 @@ class _Lane:
         tables = ", ".join(f"{SHADOW}.{t}" for t in self.plan[self.index].tables)
         analyse_at = history.chunk
         started, cpu, self._waited = time.monotonic(), time.process_time(), 0.0
-        while rows := await reader.fetch(f"FETCH {history.chunk} FROM rebuild_events"):
+        last = 0
+        page = (
+            "SELECT event_id, event_type, child_id, recorded_at, body "
+            f"FROM {SHADOW}.{HISTORY_TABLE} WHERE n > $1 ORDER BY n LIMIT $2"
+        )
+        while rows := await reader.fetch(page, last, history.chunk):
             seen_late.update(r["event_id"] for r in rows if r["recorded_at"] >= window)
-            first, last = feed._count + 1, feed._count + len(rows)
+            first, last = last + 1, last + len(rows)
             imported = await self._imports(conn, upstream, first, last) if upstream else []
             await feed.chunk(rows, recent_since=history.recent_since, imported=imported)
             await _export(conn, feed, self.index)
@@ -812,7 +831,7 @@ class _Lane:
                 analyse_at *= 2
             mark.value = last
             on_progress()
-        mark.value = DONE  # (the same count in every lane: one snapshot)
+        mark.value = DONE
         on_progress()
         feed.report.events = feed._count
         feed.report.lanes[self.plan[self.index].label] = {
@@ -830,7 +849,7 @@ class _Lane:
         waiting = time.monotonic()
         while any(self.marks[k].value < last for k in upstream):
             if self.abort.is_set():
-                raise RuntimeError("another lane of the rebuild failed")
+                raise _AbortedError("another lane of the rebuild failed")
             await asyncio.sleep(0.002)
         self._waited += time.monotonic() - waiting
         rows = await conn.fetch(
@@ -885,33 +904,26 @@ class _Away:
 
     process: Any
     receiver: Any
-    names: Sequence[str]
+    label: str
 
     @classmethod
     def start(cls, apart: Apart, lane: _Lane, history: History) -> _Away:
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)
-        names = lane.plan[lane.index].names
+        label = lane.plan[lane.index].label
         process = context.Process(
             target=_lane_main,
             args=(apart, lane, history, sender),
-            name=f"frontdoor-rebuild-{lane.plan[lane.index].label}",
+            name=f"frontdoor-rebuild-{label}",
             daemon=True,
         )
         process.start()
         sender.close()  # ours: the lane's end closes when it exits, so a dead lane is noticed
-        return cls(process, receiver, names)
+        return cls(process, receiver, label)
 
-    async def result(self, progress: _Progress) -> Report:
-        waiting = asyncio.ensure_future(asyncio.to_thread(self._receive))
-        while not waiting.done():
-            await asyncio.wait([waiting], timeout=0.25)
-            progress.tick()
-        verdict, value = waiting.result()
-        if verdict != "ok":
-            raise RuntimeError(f"the rebuild lane {', '.join(self.names)} failed: {value}")
-        report: Report = value
-        return report
+    def answer(self) -> Awaitable[tuple[str, Any]]:
+        """("ok", its report), ("error", why) or ("aborted", why): it stopped for another's."""
+        return asyncio.to_thread(self._receive)
 
     def _receive(self) -> tuple[str, Any]:
         try:
@@ -927,6 +939,35 @@ class _Away:
         self.receiver.close()
 
 
+async def _reports(away: Sequence[_Away], progress: _Progress) -> list[Report]:
+    """Every lane's report, or the failure of the first that failed on its own — not of one
+    that stopped because another had (the abort flag) — as soon as it is known."""
+    pending = {asyncio.ensure_future(lane.answer()): lane for lane in away}
+    reports: list[Report] = []
+    stopped: list[str] = []
+    while pending:
+        done, _ = await asyncio.wait(pending, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+        progress.tick()
+        for future in done:
+            lane = pending.pop(future)
+            verdict, value = future.result()
+            if verdict == "error":
+                for other in pending:
+                    other.cancel()
+                raise RuntimeError(f"the rebuild lane {lane.label} failed: {value}")
+            if verdict == "aborted":
+                stopped.append(lane.label)
+            else:
+                reports.append(value)
+    if stopped:  # pragma: no cover - an abort is only set by a lane that also answers "error"
+        raise RuntimeError(f"the rebuild lanes {', '.join(stopped)} stopped")
+    return reports
+
+
+class _AbortedError(RuntimeError):
+    """Another lane failed: this one stops where it waits."""
+
+
 def _lane_main(apart: Apart, lane: _Lane, history: History, sender: Any) -> None:
     """A spawned lane's process: feed its services and send back the report (or why not)."""
     from services.common.logging import configure_logging
@@ -936,6 +977,8 @@ def _lane_main(apart: Apart, lane: _Lane, history: History, sender: Any) -> None
         with _for_a_batch_job():
             report = asyncio.run(_lane(apart, lane, history))
         sender.send(("ok", report))
+    except _AbortedError as exc:
+        sender.send(("aborted", str(exc)))
     except BaseException as exc:  # whatever it was, the coordinator must hear of it
         lane.abort.set()
         sender.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -947,7 +990,6 @@ async def _lane(apart: Apart, lane: _Lane, history: History) -> Report:
     import asyncpg
 
     conn = await asyncpg.connect(apart.dsn)
-    reader = await asyncpg.connect(apart.dsn)
     try:
         await conn.execute(f"SET search_path = {SHADOW}, public")
         used = _needed(apart.chain(), history.targets)
@@ -955,12 +997,9 @@ async def _lane(apart: Apart, lane: _Lane, history: History) -> Report:
         stages = await _stages(conn, used, history.targets, only=names)
         subscriptions = [sub for r in used for sub in r.service.subscriptions]
         feed = lane.feed(stages, subscriptions, history.route)
-        async with reader.transaction(isolation="repeatable_read", readonly=True):
-            await reader.execute(f"SET TRANSACTION SNAPSHOT '{history.snapshot}'")
-            await lane.read(conn, reader, feed, history, lambda: None)
+        await lane.read(conn, conn, feed, history, lambda: None)
         return feed.report
     finally:
-        await reader.close()
         await conn.close()
 
 

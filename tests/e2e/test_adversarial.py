@@ -9,8 +9,6 @@ database. The full ≥10,000-record form: ``python bench/adversarial.py``.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,21 +23,14 @@ from services.ingress.adapters.postgres import PostgresCredentialStore
 from services.ingress.bootstrap import build_api
 from services.ingress.config import IngressSettings
 from services.ingress.credentials import CredentialAdmin
-from tests.conftest import ROOT, Workers
+from tests.conftest import Workers
+from tests.factories import bench_module
 
 pytestmark = pytest.mark.integration
 
 
 def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "bench_adversarial", ROOT / "bench" / "adversarial.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("adversarial")
 
 
 async def test_bad_records_on_both_paths_are_refused_with_reasons_and_good_ones_land(

@@ -14,7 +14,6 @@ different — so the comparison can fail. The view comparison is bench/faults.py
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import random
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from services.common.settings import Endpoints
 from services.ops.adapters.kafka_lag import KafkaLagSource
 from services.simulate.cli import write_feed
 from tests.conftest import ROOT, Workers
-from tests.factories import put_in_history
+from tests.factories import bench_module, put_in_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
 
@@ -42,13 +41,7 @@ STREAM = ("intake", "screening", "sla", "outofhours", "conferences", "workforce"
 
 
 def _faults() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_faults", ROOT / "bench" / "faults.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("faults")
 
 
 def interleave(lines: list[bytes], seed: int) -> list[bytes]:
