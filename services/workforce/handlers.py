@@ -120,29 +120,16 @@ class WorkforceHandler:
         known: set[tuple[str, str]] = set()  # (kind, id) found in the directory by this batch
         ordered = in_event_order(deliveries)
         await store.lock_children(children_touched(deliveries))
-        through = await store.directory_through()
+        through = started = await store.directory_through()
         for d in ordered:
             event = d.event
             if await self._held_back(unit, store, d, through, known):
                 continue
             if event.subject.child_id == DIRECTORY_KEY:
                 through = event.occurred_at if through is None else max(through, event.occurred_at)
-                await store.advance_directory(through)
             payload: Any = event.payload
             await self._touched(store, event, alerting)
-            if event.event_type == "referral.accepted":
-                await store.referral(event.subject.child_id, payload.referral_at, payload.team)
-            elif event.event_type == "supervision.held":
-                profile = self._book.in_force(_day(payload.started_at))
-                flag = session_flag(
-                    profile, payload.kind, payload.duration_minutes, payload.interrupted
-                )
-                await store.record(event, flag=flag)
-                unit.note(d, counted=flag is None)
-                for entry in payload.children:
-                    children[entry.child_id] = event.occurred_at
-            elif event.event_type in WORKFORCE.event_types:
-                await store.record(event)
+            await self._record(unit, store, d, children)
             worker_id = getattr(payload, "worker_id", None)
             if event.subject.child_id == DIRECTORY_KEY and isinstance(worker_id, str):
                 workers[worker_id] = max(
@@ -150,6 +137,8 @@ class WorkforceHandler:
                 )
             else:
                 children[event.subject.child_id] = event.occurred_at
+        if through is not None and through != started:  # read above, written once a batch
+            await store.advance_directory(through)
         allocations = {d.event.event_id: d for d in deliveries}
         for worker_id in sorted(alerting):
             await self._alerts(unit, store, worker_id, alerting[worker_id], allocations)
@@ -160,8 +149,30 @@ class WorkforceHandler:
         for child_id in children:
             clocks.update(self._child_clocks(child_id, facts.get(child_id, ChildFacts())))
         await store.write_clocks(clocks)
+        await store.flush()
         # handled or refused: no longer parked (a deferred one stays)
         await store.unpark(unit.consumer, [d.id for d in deliveries if d.id not in unit.deferred])
+
+    async def _record(
+        self, unit: Unit, store: WorkforceStore, d: Delivery, children: dict[str, datetime]
+    ) -> None:
+        """The fact ``d`` states, recorded (a session: with its flag, and the children it
+        discussed noted for their clocks)."""
+        event = d.event
+        payload: Any = event.payload
+        if event.event_type == "referral.accepted":
+            await store.referral(event.subject.child_id, payload.referral_at, payload.team)
+        elif event.event_type == "supervision.held":
+            profile = self._book.in_force(_day(payload.started_at))
+            flag = session_flag(
+                profile, payload.kind, payload.duration_minutes, payload.interrupted
+            )
+            await store.record(event, flag=flag)
+            unit.note(d, counted=flag is None)
+            for entry in payload.children:
+                children[entry.child_id] = event.occurred_at
+        elif event.event_type in WORKFORCE.event_types:
+            await store.record(event)
 
     async def _held_back(
         self,
@@ -225,9 +236,9 @@ class WorkforceHandler:
         if event.event_type in ENDING_TYPES:
             at = payload.unallocated_at if event.event_type == "child.unallocated" else None
             at = at or payload.allocated_at
-            held = await store.open_case(event.subject.child_id)
-            if held is not None and held.allocated_at < at:
-                touch(held.worker_id, at)
+            held = await store.open_allocation(event.subject.child_id)
+            if held is not None and held[1] < at:
+                touch(held[0], at)
             if event.event_type in ALLOCATION_TYPES:
                 touch(payload.worker_id, at)
         elif event.event_type in WORKER_TYPES:

@@ -141,7 +141,12 @@ class WorkforceStore(Protocol):
 
     async def supervision_facts(self, worker_id: str) -> SupervisionFacts | None: ...
 
-    async def open_case(self, child_id: str) -> OpenCase | None: ...
+    async def open_allocation(self, child_id: str) -> tuple[str, datetime] | None:
+        """The child's open allocation: (worker, allocated at), the latest if several."""
+
+    async def flush(self) -> None:
+        """Write what the store holds back (case entries, written together: nothing in the
+        batch's loop reads them); every read that could see them flushes first."""
 
     async def child_facts(self, child_ids: Sequence[str]) -> Mapping[str, ChildFacts]:
         """What each child's clocks are computed from, every child in one read (a child with
