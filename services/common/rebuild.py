@@ -67,7 +67,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -594,7 +594,7 @@ async def _rebuild(
     await _shadow(conn, tables, frozenset(i for r in used for i in r.views.readers_indexes))
     try:
         history = History(order, chunk, route=route, targets=tuple(targets))
-        window, seen_late = await _feed_history(
+        window = await _feed_history(
             conn,
             reader,
             feed,
@@ -613,7 +613,6 @@ async def _rebuild(
                 feed,
                 swapped=swapped,
                 window=window,
-                seen_late=seen_late,
                 on_progress=on_progress,
                 order=order,
             )
@@ -676,7 +675,6 @@ class History:
     route: Callable[[str], str]
     targets: tuple[str, ...]
     recent_since: datetime | None = None
-    window: datetime | None = None
     log_level: str = "WARNING"
     """The coordinator's, for a spawned lane's own logging."""
 
@@ -713,11 +711,11 @@ async def _feed_history(
     ledger_days: float,
     on_total: Callable[[int], None],
     on_progress: Callable[[int], None],
-) -> tuple[datetime, set[UUID]]:
+) -> datetime:
     """Every event of one snapshot of ``events`` through the stages, lane by lane (the first
     here, every other in a spawned process), all reading the snapshot's events in the rebuild's
-    order from the shadow (``_materialise``); returns the window of late commits to look at
-    again at the swap and the ids already fed in it."""
+    order from the shadow (``_materialise``); returns the start of the window of late commits to
+    look at again at the swap (what of it is not in the history is fed then)."""
     context = multiprocessing.get_context("spawn")
     marks = [context.Value("q", 0) for _ in plan]
     abort = context.Event()
@@ -729,7 +727,6 @@ async def _feed_history(
         route=history.route,
         targets=history.targets,
         recent_since=snapshot_at - timedelta(days=ledger_days),
-        window=window,
         log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
     )
     on_total(total)
@@ -745,7 +742,7 @@ async def _feed_history(
         subscriptions = [s.subscription for s in feed.stages]
         mine = [s for s in feed.stages if s.service in plan[0].names]
         local = here.feed(mine, subscriptions, feed.route)
-        seen_late = await here.read(conn, reader, local, history, progress.tick)
+        await here.read(conn, reader, local, history, progress.tick)
         for report in await _reports(away, progress):
             feed.report.add(report)
     except BaseException:
@@ -757,7 +754,7 @@ async def _feed_history(
     feed.report.add(local.report)
     feed.report.events = local.report.events
     feed._count = local._count
-    return window, seen_late
+    return window
 
 
 # ------------------------------------------------------------------------------- lanes
@@ -800,11 +797,8 @@ class _Lane:
         feed: Feed,
         history: History,
         on_progress: Callable[[], None],
-    ) -> set[UUID]:
-        """The history (``_materialise``) page by page through ``feed``; returns the ids of the
-        events recorded in the late window (``History.window``)."""
-        seen_late: set[UUID] = set()
-        window = history.window or datetime.max.replace(tzinfo=UTC)
+    ) -> None:
+        """The history (``_materialise``) page by page through ``feed``."""
         mark = self.marks[self.index]
         upstream = self.plan[self.index].upstream
         tables = ", ".join(f"{SHADOW}.{t}" for t in self.plan[self.index].tables)
@@ -816,7 +810,6 @@ class _Lane:
             f"FROM {SHADOW}.{HISTORY_TABLE} WHERE n > $1 ORDER BY n LIMIT $2"
         )
         while rows := await reader.fetch(page, last, history.chunk):
-            seen_late.update(r["event_id"] for r in rows if r["recorded_at"] >= window)
             first, last = last + 1, last + len(rows)
             imported = await self._imports(conn, upstream, first, last) if upstream else []
             await feed.chunk(rows, recent_since=history.recent_since, imported=imported)
@@ -839,7 +832,6 @@ class _Lane:
             "waiting": round(self._waited, 2),
             "cpu": round(time.process_time() - cpu, 2),
         }
-        return seen_late
 
     async def _imports(
         self, conn: Any, upstream: Sequence[int], first: int, last: int
@@ -1009,7 +1001,6 @@ async def _swap(
     *,
     swapped: Sequence[Rebuildable],
     window: datetime,
-    seen_late: set[UUID],
     on_progress: Callable[[int], None],
     order: str = _ORDER,
 ) -> None:
@@ -1018,13 +1009,14 @@ async def _swap(
     await _claim(conn)
     live = [t for r in swapped for t in r.views.tables]
     await conn.execute(f"LOCK TABLE {', '.join('public.' + t for t in live)} IN EXCLUSIVE MODE")
-    delta = [
-        r
-        for r in await conn.fetch(
-            f"SELECT {_COLUMNS} FROM public.events WHERE recorded_at >= $1 {order}", window
-        )
-        if r["event_id"] not in seen_late
-    ]
+    # committed since the history's snapshot: recorded in the window and not in the history
+    # (the same event has the same recorded_at in both, so the window bounds both sides)
+    delta = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM public.events e WHERE e.recorded_at >= $1 AND NOT EXISTS ("
+        f"SELECT 1 FROM {SHADOW}.{HISTORY_TABLE} h WHERE h.recorded_at >= $1 "
+        f"AND h.event_id = e.event_id) {order}",
+        window,
+    )
     if delta:
         await feed.chunk(delta, recent_since=None)
         await feed.settle(conn)
@@ -1051,7 +1043,7 @@ async def _keep_claims(conn: Any, feed: Feed) -> None:
 async def _claim(conn: Any) -> None:
     await conn.execute(
         "INSERT INTO public.processed_events (consumer, event_id) "
-        f"SELECT DISTINCT consumer, event_id FROM {SHADOW}.rebuild_claims ON CONFLICT DO NOTHING"
+        f"SELECT consumer, event_id FROM {SHADOW}.rebuild_claims ON CONFLICT DO NOTHING"
     )
     await conn.execute(f"TRUNCATE {SHADOW}.rebuild_claims")
 

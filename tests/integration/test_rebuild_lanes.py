@@ -6,9 +6,10 @@ rebuilt three ways: in one process, in a lane (a spawned process) per service wi
 service's children shared between two lanes (``frontdoor rebuild``'s default), and in two lanes
 of consecutive services (``--jobs 2``). Every view must be identical row by row after each (the
 processing-time columns the services declare left out), the views must not be empty, and the
-three reports must count the same records fed to every subscription. Then a chain whose SLA
-handler cannot open in a spawned lane (it opens here) must fail the rebuild with the lane named,
-leave every view as it was and drop the shadow schema.
+three reports must count the same records fed to every subscription. A contact committed while
+the lanes read the history (after its snapshot) is fed at the swap and is in the views. Then a
+chain whose SLA handler cannot open in a spawned lane (it opens here) must fail the rebuild with
+the lane named, leave every view as it was and drop the shadow schema.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import multiprocessing
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
 from services.cli.rebuild import NAMES, chain, processing_time_columns
@@ -28,7 +31,7 @@ from services.common.pipeline import Handler
 from services.common.rebuild import SHADOW, Apart, Rebuildable, Report, rebuild
 from services.common.settings import Endpoints
 from services.intake.domain.routing import route
-from tests.factories import bench_module
+from tests.factories import bench_module, put_in_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -111,6 +114,42 @@ async def test_lanes_in_processes_of_their_own_make_the_views_one_process_makes(
         assert sum(one[view].values()) > 0, view
     assert faults.diff(one, apart, tables) == {}
     assert faults.diff(one, paired, tables) == {}
+
+
+async def test_a_contact_committed_during_the_rebuild_is_fed_at_the_swap(history: str) -> None:
+    dsn = history
+    conn = await asyncpg.connect(dsn)
+    try:
+        body = await conn.fetchval(
+            "SELECT body::text FROM events WHERE event_type = 'contact.received' LIMIT 1"
+        )
+        late = orjson.loads(body)
+        late["event_id"] = str(uuid.uuid4())
+        late["subject"]["child_id"] = "S5C9999999"
+        committing: list[asyncio.Task[None]] = []
+
+        def while_reading(_total: int) -> None:  # the history's snapshot has been taken
+            committing.append(asyncio.get_running_loop().create_task(put_in_history(conn, late)))
+
+        writer, reader = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+        try:
+            report = await rebuild(
+                writer, reader, chain(), list(NAMES), route=route, ledger_days=7,
+                apart=Apart(dsn, chain), on_total=while_reading,
+            )  # fmt: skip
+        finally:
+            await reader.close()
+            await writer.close()
+        await committing[0]
+        assert report.delta_events == 1
+        assert report.events == EVENTS  # the history's snapshot: without it
+        stored = await conn.fetchval(
+            "SELECT child_id FROM screening_results WHERE event_id = $1",
+            uuid.UUID(late["event_id"]),
+        )
+        assert stored == "S5C9999999"
+    finally:
+        await conn.close()
 
 
 async def test_a_lane_that_fails_fails_the_rebuild_and_changes_no_view(history: str) -> None:
