@@ -263,8 +263,8 @@ def rebuild(
         int | None,
         typer.Option(
             min=1,
-            help="Processes to feed independent lanes of the data flow in (default: one per "
-            "core; 1: all in this one).",
+            help="Lanes (processes) to feed the services in: consecutive services grouped "
+            "(default: a lane per service, two for SLA's children; 1: all in this one).",
         ),
     ] = None,
     bootstrap: Bootstrap = None,

@@ -493,7 +493,8 @@ async def _shadow(conn: Any, tables: Sequence[str], skipped: frozenset[str]) -> 
     await conn.execute(f"CREATE SCHEMA {SHADOW}")
     for table in tables:
         await conn.execute(
-            f"CREATE TABLE {SHADOW}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
+            f"CREATE UNLOGGED TABLE {SHADOW}.{table} "
+            f"(LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
         )
         for index in await conn.fetch(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
@@ -504,14 +505,24 @@ async def _shadow(conn: Any, tables: Sequence[str], skipped: frozenset[str]) -> 
                 await conn.execute(
                     index["indexdef"].replace(f" ON public.{table} ", f" ON {SHADOW}.{table} ", 1)
                 )
-    await conn.execute(f"CREATE TABLE {SHADOW}.rebuild_claims (consumer text, event_id uuid)")
     await conn.execute(
-        f"CREATE TABLE {SHADOW}.rebuild_records (seq bigserial, lane int, at bigint, "
+        f"CREATE UNLOGGED TABLE {SHADOW}.rebuild_claims (consumer text, event_id uuid)"
+    )
+    await conn.execute(
+        f"CREATE UNLOGGED TABLE {SHADOW}.rebuild_records (seq bigserial, lane int, at bigint, "
         "position int[], topic text, partition int, key bytea, value bytea, headers text, "
         "event_type text, event_id uuid, recent bool)"
     )
     await conn.execute(f"CREATE INDEX ON {SHADOW}.rebuild_records (at)")
+    await _for_the_shadow(conn)
+
+
+async def _for_the_shadow(conn: Any) -> None:
+    """A connection that writes the shadow: its tables first on the search path, and commits
+    that do not wait for the WAL to reach the disk (the shadow is unlogged scratch: a crash
+    loses it whatever happens, and the rebuild with it); the swap waits (``_swap``)."""
     await conn.execute(f"SET search_path = {SHADOW}, public")
+    await conn.execute("SET synchronous_commit = off")
 
 
 async def rebuild(
@@ -619,8 +630,9 @@ async def _rebuild(
     finally:
         await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
         await conn.execute("RESET search_path")
+        await conn.execute("RESET synchronous_commit")
     timings["total"] = time.monotonic() - started
-    feed.report.seconds = {k: round(v, 2) for k, v in timings.items()}
+    feed.report.seconds.update({k: round(v, 2) for k, v in timings.items()})
     return feed.report
 
 
@@ -719,7 +731,9 @@ async def _feed_history(
     context = multiprocessing.get_context("spawn")
     marks = [context.Value("q", 0) for _ in plan]
     abort = context.Event()
+    began = time.monotonic()
     snapshot_at, total = await _materialise(reader, history.order)
+    feed.report.seconds["history"] = round(time.monotonic() - began, 2)
     window = snapshot_at - timedelta(minutes=10)
     history = History(
         history.order,
@@ -983,7 +997,7 @@ async def _lane(apart: Apart, lane: _Lane, history: History) -> Report:
 
     conn = await asyncpg.connect(apart.dsn)
     try:
-        await conn.execute(f"SET search_path = {SHADOW}, public")
+        await _for_the_shadow(conn)
         used = _needed(apart.chain(), history.targets)
         names = lane.plan[lane.index].names
         stages = await _stages(conn, used, history.targets, only=names)
@@ -1006,7 +1020,10 @@ async def _swap(
 ) -> None:
     """Claims first (a live batch holding one is waited for), then the live views locked against
     writers, the late events fed, the live tables replaced."""
+    await conn.execute("SET LOCAL synchronous_commit = on")  # the swap is durable when it returns
+    began = time.monotonic()
     await _claim(conn)
+    feed.report.seconds["claims"] = round(time.monotonic() - began, 2)
     live = [t for r in swapped for t in r.views.tables]
     await conn.execute(f"LOCK TABLE {', '.join('public.' + t for t in live)} IN EXCLUSIVE MODE")
     # committed since the history's snapshot: recorded in the window and not in the history
@@ -1027,10 +1044,12 @@ async def _swap(
     for r in swapped:
         for statement in r.views.keep_from_live:
             await conn.execute(statement.format(shadow=SHADOW))
+    began = time.monotonic()
     await conn.execute(f"TRUNCATE {', '.join('public.' + t for t in live)}")
     for table in live:
         await conn.execute(f"INSERT INTO public.{table} SELECT * FROM {SHADOW}.{table}")
         feed.report.rows[table] = await conn.fetchval(f"SELECT count(*) FROM public.{table}")
+    feed.report.seconds["replace"] = round(time.monotonic() - began, 2)
 
 
 async def _keep_claims(conn: Any, feed: Feed) -> None:
