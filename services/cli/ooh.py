@@ -105,6 +105,7 @@ def watch(
         worker=worker or getpass.getuser(),
         clock=_now,
         night=fixed,
+        undo_seconds=settings.undo_seconds,
     )
     app.run()
 

@@ -37,6 +37,9 @@ class OohSettings(BaseSettings):
     auto_handover: bool = True
     handover_publish_at: time = time(8, 0)
     handover_check_seconds: float = Field(default=30.0, gt=0)
+    #: How long the watch view holds a confirmed acknowledgement, undoable with ``u``, before
+    #: it sends it (``frontdoor ooh watch``).
+    undo_seconds: float = Field(default=5.0, gt=0, le=60)
 
     def office_hours(self) -> OfficeHours:
         return OfficeHours(opens=self.office_opens, closes=self.office_closes)
