@@ -548,46 +548,18 @@ async def rebuild(
     handlers take until the end); only the swap touches the live tables, in one transaction.
     """
     with _for_a_batch_job():
-        timings: dict[str, float] = {}
-        started = time.monotonic()
-        used = _needed(chain, targets)
-        swapped = [r for r in used if r.name in targets]
-        order = _order(sorted({k for r in used for k in r.views.read_first}))
-        tables = [t for r in used for t in (*r.views.tables, *r.views.scratch)]
-        plan = lanes(used, apart.jobs, apart.shares) if apart is not None else lanes(used, 1)
-        feed = Feed(await _stages(conn, used, targets), route)
-        await _shadow(conn, tables, frozenset(i for r in used for i in r.views.readers_indexes))
-        try:
-            history = History(order, chunk, route=route, targets=tuple(targets))
-            window = await _feed_history(
-                conn,
-                reader,
-                feed,
-                history,
-                plan=plan,
-                apart=apart,
-                ledger_days=ledger_days,
-                on_total=on_total,
-                on_progress=on_progress,
-            )
-            await feed.settle(conn)
-            timings["feed"] = time.monotonic() - started
-            async with conn.transaction():
-                await _swap(
-                    conn,
-                    feed,
-                    swapped=swapped,
-                    window=window,
-                    on_progress=on_progress,
-                    order=order,
-                )
-        finally:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
-            await conn.execute("RESET search_path")
-            await conn.execute("RESET synchronous_commit")
-        timings["total"] = time.monotonic() - started
-        feed.report.seconds.update({k: round(v, 2) for k, v in timings.items()})
-        return feed.report
+        return await _rebuild(
+            conn,
+            reader,
+            chain,
+            targets,
+            route=route,
+            ledger_days=ledger_days,
+            on_progress=on_progress,
+            on_total=on_total,
+            chunk=chunk,
+            apart=apart,
+        )
 
 
 @contextmanager
@@ -607,6 +579,61 @@ def _for_a_batch_job() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+async def _rebuild(
+    conn: Any,
+    reader: Any,
+    chain: Sequence[Rebuildable],
+    targets: Sequence[str],
+    *,
+    route: Callable[[str], str],
+    ledger_days: float,
+    on_progress: Callable[[int], None],
+    on_total: Callable[[int], None],
+    chunk: int,
+    apart: Apart | None,
+) -> Report:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    used = _needed(chain, targets)
+    swapped = [r for r in used if r.name in targets]
+    order = _order(sorted({k for r in used for k in r.views.read_first}))
+    tables = [t for r in used for t in (*r.views.tables, *r.views.scratch)]
+    plan = lanes(used, apart.jobs, apart.shares) if apart is not None else lanes(used, 1)
+    feed = Feed(await _stages(conn, used, targets), route)
+    await _shadow(conn, tables, frozenset(i for r in used for i in r.views.readers_indexes))
+    try:
+        history = History(order, chunk, route=route, targets=tuple(targets))
+        window = await _feed_history(
+            conn,
+            reader,
+            feed,
+            history,
+            plan=plan,
+            apart=apart,
+            ledger_days=ledger_days,
+            on_total=on_total,
+            on_progress=on_progress,
+        )
+        await feed.settle(conn)
+        timings["feed"] = time.monotonic() - started
+        async with conn.transaction():
+            await _swap(
+                conn,
+                feed,
+                swapped=swapped,
+                window=window,
+                on_progress=on_progress,
+                order=order,
+            )
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
+        await conn.execute("RESET search_path")
+        await conn.execute("RESET synchronous_commit")
+    timings["total"] = time.monotonic() - started
+    feed.report.seconds.update({k: round(v, 2) for k, v in timings.items()})
+    return feed.report
 
 
 async def _stages(
